@@ -1,0 +1,3 @@
+from smscast.cli.main import main
+
+main()

@@ -1,0 +1,28 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from smscast import __version__
+from smscast.api.errors import install_error_handlers
+from smscast.api.metrics import Metrics, MetricsMiddleware
+from smscast.api.routes import account, oauth, system
+from smscast.bootstrap import Container
+
+
+def create_app(container: Container) -> FastAPI:
+    """An app serving ``container``'s services; the caller owns the container's lifetime."""
+    app = FastAPI(
+        title="smscast",
+        version=__version__,
+        description="Self-hosted SMS campaign server speaking Routee's SMS API.",
+    )
+    app.state.container = container
+    metrics = Metrics()
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    for module in (system, oauth, account):
+        app.include_router(module.router)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

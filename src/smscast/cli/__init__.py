@@ -1,0 +1,1 @@
+"""The ``smscast`` command line (api.md §10)."""

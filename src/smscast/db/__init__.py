@@ -1,0 +1,1 @@
+"""The database layer: every SQL statement of smscast lives in this package (repositories + migrations)."""

@@ -1,0 +1,144 @@
+"""Table definitions (SQLAlchemy Core). Migrations under ``migrations/`` create exactly this schema;
+``tests/db/test_migrations.py`` compares the two so they cannot drift apart."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from smscast.db.types import Money, UtcDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    # Cached sum of the ledger, updated in the same transaction as every ledger row.
+    sa.Column("balance", Money(), nullable=False),
+    sa.Column("enforce_transcoding", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+applications = sa.Table(
+    "applications",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False, index=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("secret_hash", sa.String(128), nullable=False),
+    sa.Column("scopes", sa.String(200), nullable=False),
+    sa.Column("token_ttl_s", sa.Integer(), nullable=False),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+)
+
+tokens = sa.Table(
+    "tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(64), primary_key=True),
+    sa.Column("application_id", sa.String(36), sa.ForeignKey("applications.id"), nullable=False, index=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("scopes", sa.String(200), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False, index=True),
+    sa.Column("revoked", sa.Boolean(), nullable=False, server_default=sa.false()),
+)
+
+transactions = sa.Table(
+    "transactions",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("transaction_type", sa.String(20), nullable=False),
+    sa.Column("amount", Money(), nullable=False),
+    sa.Column("balance_before", Money(), nullable=False),
+    sa.Column("balance_after", Money(), nullable=False),
+    sa.Column("date", UtcDateTime(), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("reference", sa.String(64), nullable=True),
+    sa.Index("ix_transactions_account_date", "account_id", "date"),
+)
+
+prices = sa.Table(
+    "prices",
+    metadata,
+    sa.Column("mcc", sa.String(3), primary_key=True),
+    sa.Column("mnc", sa.String(3), primary_key=True),
+    sa.Column("iso", sa.String(2), nullable=False, index=True),
+    sa.Column("country", sa.String(100), nullable=False),
+    sa.Column("network", sa.String(100), nullable=False),
+    sa.Column("price", Money(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+)
+
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("id", sa.String(24), primary_key=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("mobile", sa.String(20), nullable=False),
+    sa.Column("first_name", sa.String(200), nullable=True),
+    sa.Column("last_name", sa.String(200), nullable=True),
+    sa.Column("email", sa.String(200), nullable=True),
+    sa.Column("country", sa.String(2), nullable=True),
+    sa.Column("vip", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("account_id", "mobile", name="uq_contacts_account_mobile"),
+)
+
+label_definitions = sa.Table(
+    "label_definitions",
+    metadata,
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), primary_key=True),
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("type", sa.String(10), nullable=False),
+)
+
+contact_labels = sa.Table(
+    "contact_labels",
+    metadata,
+    sa.Column(
+        "contact_id", sa.String(24), sa.ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("value", sa.String(1000), nullable=False),
+)
+
+groups = sa.Table(
+    "groups",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("strategy", sa.String(10), nullable=False),
+    sa.Column("filters", sa.Text(), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.UniqueConstraint("account_id", "name", name="uq_groups_account_name"),
+)
+
+group_members = sa.Table(
+    "group_members",
+    metadata,
+    sa.Column("group_id", sa.Integer(), sa.ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "contact_id", sa.String(24), sa.ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Index("ix_group_members_contact", "contact_id"),
+)
+
+blacklist = sa.Table(
+    "blacklist",
+    metadata,
+    sa.Column(
+        "contact_id", sa.String(24), sa.ForeignKey("contacts.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("service", sa.String(20), primary_key=True),
+)

@@ -1,0 +1,1 @@
+"""Pure domain logic: no framework, database or socket imports (stdlib and phonenumbers only)."""

@@ -1,0 +1,57 @@
+"""Process runners: the API server with (or without) the engine loops, and the worker alone."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import uvicorn
+
+from smscast.api.app import create_app
+from smscast.bootstrap import Container
+
+log = logging.getLogger("smscast.server")
+
+
+def serve(container: Container, *, host: str, port: int, run_engine: bool) -> None:
+    """Serve HTTP on ``host:port`` until SIGINT/SIGTERM; run the engine loops beside it when asked."""
+    app = create_app(container)
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False, lifespan="on")
+    server = uvicorn.Server(config)
+    asyncio.run(_serve(server, container, run_engine))
+
+
+async def _serve(server: uvicorn.Server, container: Container, run_engine: bool) -> None:
+    engine_task: asyncio.Task[None] | None = None
+    stop = asyncio.Event()
+    if run_engine:
+        engine_task = asyncio.create_task(_run_engine(container, stop))
+    try:
+        await server.serve()
+    finally:
+        stop.set()
+        if engine_task is not None:
+            await engine_task
+
+
+def run_worker(container: Container) -> None:
+    """Run the engine loops until SIGINT/SIGTERM."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await _run_engine(container, stop)
+
+    asyncio.run(main())
+
+
+async def _run_engine(container: Container, stop: asyncio.Event) -> None:
+    engine = getattr(container, "engine", None)
+    if engine is None:
+        log.info("no engine loops configured in this build")
+        await stop.wait()
+        return
+    await engine.run(stop)

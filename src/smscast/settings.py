@@ -1,0 +1,135 @@
+"""Settings read from the environment (api.md §10), validated once at start-up.
+
+``Settings.from_env()`` is the only place that reads ``SMSCAST_*`` variables; everything else receives a
+``Settings`` value. A bad value raises ``SettingsError`` naming the variable and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+DEFAULT_DATABASE_URL = "sqlite:///smscast.db"
+DEFAULT_CARRIER_URL = "sandbox://"
+DEFAULT_QUIET_HOURS = "23:00-08:00,14:00-17:00"
+DEFAULT_CALLBACK_RETRY_S: tuple[int, ...] = (
+    30,
+    60,
+    120,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    14400,
+    28800,
+    86400,
+)
+
+
+class SettingsError(ValueError):
+    """A setting has a value smscast cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    carrier_url: str = DEFAULT_CARRIER_URL
+    quiet_hours: str = DEFAULT_QUIET_HOURS
+    callback_timeout_s: float = 2.0
+    callback_retry_s: tuple[int, ...] = DEFAULT_CALLBACK_RETRY_S
+    token_ttl_s: int = 3600
+    allow_private_callbacks: bool = False
+    log_level: str = "INFO"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``env`` (default ``os.environ``); raise ``SettingsError`` on a bad value."""
+        env = os.environ if env is None else env
+        database_url = env.get("SMSCAST_DATABASE_URL", DEFAULT_DATABASE_URL).strip()
+        scheme = urlsplit(database_url).scheme
+        if not (scheme.startswith("sqlite") or scheme.startswith("postgresql")):
+            raise SettingsError(
+                f"SMSCAST_DATABASE_URL={database_url!r}: use sqlite:///FILE or postgresql+psycopg://USER@HOST/DB"
+            )
+        if scheme in ("postgresql", "postgres"):
+            # psycopg 3 is the driver we ship; a bare postgresql:// would ask SQLAlchemy for psycopg2.
+            database_url = "postgresql+psycopg" + database_url[len(scheme) :]
+        carrier_url = env.get("SMSCAST_CARRIER_URL", DEFAULT_CARRIER_URL).strip()
+        carrier_scheme = urlsplit(carrier_url).scheme
+        if carrier_scheme not in ("sandbox", "smpp"):
+            raise SettingsError(
+                f"SMSCAST_CARRIER_URL={carrier_url!r}: use sandbox:// or smpp://system_id:password@host:port"
+            )
+        quiet_hours = env.get("SMSCAST_QUIET_HOURS", DEFAULT_QUIET_HOURS).strip()
+        _check_quiet_hours(quiet_hours)
+        timeout = _positive_float(env, "SMSCAST_CALLBACK_TIMEOUT_S", 2.0)
+        retries_text = env.get("SMSCAST_CALLBACK_RETRY_S")
+        retries = DEFAULT_CALLBACK_RETRY_S
+        if retries_text is not None:
+            try:
+                retries = tuple(int(part) for part in retries_text.split(",") if part.strip())
+            except ValueError:
+                raise SettingsError(
+                    f"SMSCAST_CALLBACK_RETRY_S={retries_text!r}: a comma-separated list of whole seconds"
+                ) from None
+            if any(r <= 0 for r in retries):
+                raise SettingsError(
+                    "SMSCAST_CALLBACK_RETRY_S: every pause must be a positive number of seconds"
+                )
+        token_ttl = int(_positive_float(env, "SMSCAST_TOKEN_TTL_S", 3600))
+        allow_private = env.get("SMSCAST_ALLOW_PRIVATE_CALLBACKS", "false").strip().lower() in (
+            "1",
+            "true",
+            "yes",
+        )
+        log_level = env.get("SMSCAST_LOG_LEVEL", "INFO").upper()
+        if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise SettingsError(f"SMSCAST_LOG_LEVEL={log_level!r}: one of DEBUG, INFO, WARNING, ERROR")
+        return cls(
+            database_url=database_url,
+            carrier_url=carrier_url,
+            quiet_hours=quiet_hours,
+            callback_timeout_s=timeout,
+            callback_retry_s=retries,
+            token_ttl_s=token_ttl,
+            allow_private_callbacks=allow_private,
+            log_level=log_level,
+        )
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r}: a number of seconds") from None
+    if value <= 0:
+        raise SettingsError(f"{name}={text!r}: must be greater than 0")
+    return value
+
+
+def _check_quiet_hours(spec: str) -> None:
+    for window in spec.split(","):
+        parts = window.strip().split("-")
+        ok = len(parts) == 2 and all(_is_hhmm(p.strip()) for p in parts)
+        if not ok:
+            raise SettingsError(
+                f"SMSCAST_QUIET_HOURS={spec!r}: "
+                "HH:MM-HH:MM windows joined by commas, e.g. 23:00-08:00,14:00-17:00"
+            )
+
+
+def _is_hhmm(text: str) -> bool:
+    hh, sep, mm = text.partition(":")
+    return bool(sep) and hh.isdigit() and mm.isdigit() and 0 <= int(hh) <= 23 and 0 <= int(mm) <= 59
