@@ -1,0 +1,112 @@
+"""Delivery receipts: read a deliver_sm that carries one into a `Receipt`.
+
+SMSCs disagree on the receipt format (Appendix B of SMPP 3.4 is informative only), so parsing is
+forgiving: the ``receipted_message_id`` and ``message_state`` TLVs win when present; otherwise the text
+``id:… sub:… dlvrd:… submit date:… done date:… stat:… err:… text:…`` is read with any case, any field
+missing, 10- or 12-digit dates, decimal or hex ``err``. Nothing here raises on odd input.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from smscast.smpp import constants as c
+from smscast.smpp.pdu import DeliverSm
+from smscast.smpp.tlv import get_cstring, get_int
+
+_FIELD = re.compile(
+    r"\b(id|sub|dlvrd|submit[ _]date|done[ _]date|stat|err)\s*:\s*(\S*)|\btext\s*:(.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_DATE = re.compile(r"^\d{10}(\d{2})?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A parsed delivery receipt.
+
+    ``message_id`` is the SMSC id as given by submit_sm_resp (TLV) or the receipt text ("" when neither
+    says); ``stat`` is an upper-case state name (DELIVRD, UNDELIV, EXPIRED, REJECTD, …) or "UNKNOWN";
+    ``err`` is the raw error code text ("" when absent); dates are the raw ``YYMMDDhhmm[ss]`` digits
+    (see `parse_receipt_date`); ``text`` is whatever followed ``text:``.
+    """
+
+    message_id: str
+    stat: str
+    err: str
+    submit_date: str | None
+    done_date: str | None
+    text: str
+
+    @property
+    def err_code(self) -> int | None:
+        """``err`` as a number: decimal when all digits, else hex (``0x1A``, ``00A``); None if neither."""
+        raw = self.err.strip()
+        if not raw:
+            return None
+        try:
+            return int(raw, 10) if raw.isdigit() else int(raw.removeprefix("0x").removeprefix("0X"), 16)
+        except ValueError:
+            return None
+
+
+def is_receipt(pdu: DeliverSm) -> bool:
+    """True when the deliver_sm's esm_class message type says "SMSC delivery receipt"."""
+    return pdu.esm_class & c.ESM_CLASS_MESSAGE_TYPE_MASK == c.ESM_CLASS_DELIVERY_RECEIPT
+
+
+def parse_receipt(pdu: DeliverSm) -> Receipt | None:
+    """Return the receipt carried by ``pdu``, or None when it is not a receipt (a mobile-originated SMS).
+
+    Never raises: a receipt whose text cannot be read comes back with stat "UNKNOWN".
+    """
+    if not is_receipt(pdu):
+        return None
+    body = pdu.short_message or pdu.tlvs.get(c.TAG_MESSAGE_PAYLOAD, b"")
+    fields: dict[str, str] = {}
+    text = ""
+    for match in _FIELD.finditer(body.decode("latin-1")):
+        if match.group(3) is not None:
+            text = match.group(3).strip()
+            break
+        key = match.group(1).lower().replace("_", " ")
+        fields.setdefault(key, match.group(2))
+    message_id = get_cstring(pdu.tlvs, c.TAG_RECEIPTED_MESSAGE_ID) or fields.get("id", "")
+    state = get_int(pdu.tlvs, c.TAG_MESSAGE_STATE)
+    if state is not None and state in c.MESSAGE_STATES:
+        stat = c.MESSAGE_STATES[state]
+    else:
+        stat = fields.get("stat", "").upper() or "UNKNOWN"
+    err = fields.get("err", "")
+    if not err:
+        network_error = pdu.tlvs.get(c.TAG_NETWORK_ERROR_CODE)
+        if network_error is not None and len(network_error) == 3:
+            err = str(int.from_bytes(network_error[1:], "big"))
+    return Receipt(
+        message_id=message_id.strip(),
+        stat=stat,
+        err=err,
+        submit_date=_date_or_none(fields.get("submit date")),
+        done_date=_date_or_none(fields.get("done date")),
+        text=text,
+    )
+
+
+def _date_or_none(raw: str | None) -> str | None:
+    return raw if raw is not None and _DATE.match(raw) else None
+
+
+def parse_receipt_date(raw: str | None) -> datetime | None:
+    """Turn receipt date digits ``YYMMDDhhmm`` or ``YYMMDDhhmmss`` into an aware datetime.
+
+    The SMSC's time zone is not carried in receipts; UTC is assumed (configure the SMSC accordingly).
+    Returns None for None, malformed or impossible dates.
+    """
+    if raw is None or not _DATE.match(raw):
+        return None
+    try:
+        return datetime.strptime(raw if len(raw) == 12 else raw + "00", "%y%m%d%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
