@@ -431,7 +431,7 @@ class SmppSession:
     async def _supervise(self, link: _Link, conn: _Connection) -> None:
         cfg = self.config
         while True:
-            await conn.closed
+            await asyncio.shield(conn.closed)  # cancelling the supervisor must not mark the connection closed
             if self._closing:
                 return
             log.warning("SMPP %s connection lost; reconnecting", link.role)

@@ -1,0 +1,118 @@
+"""build_submit_sms and relative_validity_period."""
+
+from __future__ import annotations
+
+import pytest
+
+from smscast.smpp import constants as c
+from smscast.smpp.submit import build_submit_sms, relative_validity_period, source_ton_npi
+
+
+def test_single_part_alphanumeric_sender() -> None:
+    (pdu,) = build_submit_sms(
+        source_addr="Acme", destination_addr="+306912345678", data_coding=0, parts=[b"Hi"], ref=7
+    )
+    assert (pdu.source_addr, pdu.source_addr_ton, pdu.source_addr_npi) == ("Acme", 5, 0)
+    assert (pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi) == ("306912345678", 1, 1)
+    assert pdu.esm_class == 0
+    assert pdu.short_message == b"Hi"
+    assert pdu.registered_delivery == 1
+    assert pdu.tlvs == {}
+    assert pdu.sequence_number == 0
+
+
+@pytest.mark.parametrize(
+    ("sender", "expected"),
+    [
+        ("+306912345678", ("306912345678", 1, 1)),
+        ("306912345678", ("306912345678", 1, 1)),
+        ("Acme Ltd", ("Acme Ltd", 5, 0)),
+        ("12ab", ("12ab", 5, 0)),
+        ("٣٤٥", ("٣٤٥", 5, 0)),  # non-ASCII digits are not a phone number
+    ],
+)
+def test_source_ton_npi(sender: str, expected: tuple[str, int, int]) -> None:
+    assert source_ton_npi(sender) == expected
+
+
+def test_udh_concatenation() -> None:
+    parts = [b"a" * 153, b"b" * 153, b"c" * 10]
+    pdus = build_submit_sms(
+        source_addr="Acme", destination_addr="3069", data_coding=0, parts=parts, ref=0x1A2
+    )
+    assert len(pdus) == 3
+    for seq, (pdu, part) in enumerate(zip(pdus, parts, strict=True), start=1):
+        assert pdu.esm_class & c.ESM_CLASS_UDHI
+        assert pdu.short_message == bytes([5, 0, 3, 0xA2, 3, seq]) + part
+        assert pdu.tlvs == {}
+
+
+def test_sar_concatenation() -> None:
+    pdus = build_submit_sms(
+        source_addr="Acme", destination_addr="3069", data_coding=8, parts=[b"\x00a", b"\x00b"], ref=0x1A2B3,
+        concat="sar",
+    )  # fmt: skip
+    for seq, pdu in enumerate(pdus, start=1):
+        assert pdu.esm_class == 0
+        assert pdu.short_message in (b"\x00a", b"\x00b")
+        assert pdu.tlvs == {
+            c.TAG_SAR_MSG_REF_NUM: b"\xa2\xb3",
+            c.TAG_SAR_TOTAL_SEGMENTS: b"\x02",
+            c.TAG_SAR_SEGMENT_SEQNUM: bytes([seq]),
+        }
+        pdu.encode()
+
+
+@pytest.mark.parametrize(("dcs", "flash_dcs"), [(0x00, 0x10), (0x08, 0x18)])
+def test_flash(dcs: int, flash_dcs: int) -> None:
+    (pdu,) = build_submit_sms(
+        source_addr="Acme", destination_addr="3069", data_coding=dcs, parts=[b"x"], flash=True, ref=0
+    )
+    assert pdu.data_coding == flash_dcs
+
+
+def test_options_pass_through() -> None:
+    (pdu,) = build_submit_sms(
+        source_addr="Acme", destination_addr="3069", data_coding=0, parts=[b"x"], ref=0,
+        registered_delivery=0, validity_period="000001000000000R",
+    )  # fmt: skip
+    assert pdu.registered_delivery == 0
+    assert pdu.validity_period == "000001000000000R"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"parts": []},
+        {"parts": [b"x"] * 256},
+        {"parts": [b"x" * 255]},
+        {"parts": [b"x" * 249, b"y"]},  # 249 + 6 octets of UDH > 254
+        {"parts": [b"x"], "flash": True, "data_coding": 0x03},
+    ],
+)
+def test_rejects_impossible_messages(kwargs: dict[str, object]) -> None:
+    args: dict[str, object] = {"source_addr": "Acme", "destination_addr": "3069", "data_coding": 0, "ref": 0}
+    args.update(kwargs)
+    with pytest.raises(ValueError):
+        build_submit_sms(**args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("minutes", "expected"),
+    [
+        (1, "000000000100000R"),
+        (90, "000000013000000R"),
+        (1440, "000001000000000R"),
+        (2 * 1440 + 3 * 60 + 4, "000002030400000R"),
+        (99 * 1440, "000099000000000R"),
+    ],
+)
+def test_relative_validity_period(minutes: int, expected: str) -> None:
+    assert relative_validity_period(minutes) == expected
+    assert len(expected) == 16
+
+
+@pytest.mark.parametrize("minutes", [0, -5, 99 * 1440 + 1])
+def test_relative_validity_period_range(minutes: int) -> None:
+    with pytest.raises(ValueError):
+        relative_validity_period(minutes)
