@@ -1,0 +1,531 @@
+"""Contacts, custom label definitions and values, and the per-service blacklist (api.md §7).
+
+Every method is scoped by ``account_id``: a contact id of another account behaves exactly like an unknown
+id. The caller owns the transaction (``Database.write()`` / ``.read()``); nothing here commits.
+
+Two read shapes:
+- ``ContactRecord``: what the campaign engine needs to send (mobile, country, label values for
+  personalisation, blacklisted services), loaded in batches.
+- ``ContactRow``: the full contact as the API shows it (default fields, groups, typed custom labels).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Row
+
+from smscast.db.schema import blacklist, contact_labels, contacts, group_members, groups, label_definitions
+
+#: The labels every contact has, stored as columns. Custom labels live in ``contact_labels``.
+DEFAULT_LABEL_COLUMNS: Final[Mapping[str, sa.Column[Any]]] = {
+    "firstName": contacts.c.first_name,
+    "lastName": contacts.c.last_name,
+    "mobile": contacts.c.mobile,
+    "email": contacts.c.email,
+    "country": contacts.c.country,
+}
+DEFAULT_LABELS: Final = tuple(DEFAULT_LABEL_COLUMNS)
+
+#: Columns the contact pages can be sorted by (api name → column); ties are broken by id.
+SORT_COLUMNS: Final[Mapping[str, sa.Column[Any]]] = {**DEFAULT_LABEL_COLUMNS, "id": contacts.c.id}
+
+#: The virtual groups: every contact is in ``All``; ``NotListed`` holds contacts in no real group.
+ALL_GROUP: Final = "All"
+NOT_LISTED_GROUP: Final = "NotListed"
+ALL_GROUP_ID: Final = 0
+NOT_LISTED_GROUP_ID: Final = -1
+VIRTUAL_GROUP_IDS: Final[Mapping[str, int]] = {ALL_GROUP: ALL_GROUP_ID, NOT_LISTED_GROUP: NOT_LISTED_GROUP_ID}
+
+# Bound parameters per IN list: far below SQLite's 32,766 and cheap for PostgreSQL.
+CHUNK: Final = 5000
+
+T = TypeVar("T")
+
+_RECORD_COLUMNS: Final = (
+    contacts.c.id,
+    contacts.c.mobile,
+    contacts.c.first_name,
+    contacts.c.last_name,
+    contacts.c.email,
+    contacts.c.country,
+)
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRecord:
+    """A recipient as the campaign engine sees it.
+
+    ``labels`` maps every label name with a value to that value: the default labels (``firstName``,
+    ``lastName``, ``mobile``, ``email``, ``country``) when set, and the custom ones.
+    """
+
+    id: str
+    mobile: str
+    country: str | None
+    labels: dict[str, str]
+    blacklisted_services: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class LabelValue:
+    name: str
+    type: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRow:
+    """A contact as the API shows it. ``groups`` starts with the virtual groups it is in."""
+
+    id: str
+    mobile: str
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    country: str | None
+    vip: bool
+    groups: tuple[str, ...]
+    blacklisted_services: tuple[str, ...]
+    labels: tuple[LabelValue, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NewContact:
+    id: str
+    mobile: str
+    country: str | None
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    vip: bool
+    labels: Mapping[str, str]
+
+
+def in_groups(group_ids: Iterable[int]) -> sa.ColumnElement[bool]:
+    """``contacts`` rows that are members of any of ``group_ids`` (virtual ids included).
+
+    Carries no account condition: combine it with ``contacts.c.account_id == …`` (``member_condition``).
+    """
+    ids = set(group_ids)
+    if ALL_GROUP_ID in ids:
+        return sa.true()
+    alternatives: list[sa.ColumnElement[bool]] = []
+    real = sorted(g for g in ids if g > 0)
+    if real:
+        alternatives.append(
+            contacts.c.id.in_(sa.select(group_members.c.contact_id).where(group_members.c.group_id.in_(real)))
+        )
+    if NOT_LISTED_GROUP_ID in ids:
+        alternatives.append(~sa.exists().where(group_members.c.contact_id == contacts.c.id))
+    return sa.or_(*alternatives) if alternatives else sa.false()
+
+
+def member_condition(account_id: str, group_ids: Iterable[int]) -> sa.ColumnElement[bool]:
+    """``contacts`` rows of ``account_id`` in any of ``group_ids``."""
+    return sa.and_(contacts.c.account_id == account_id, in_groups(group_ids))
+
+
+class ContactRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    # --- label definitions -------------------------------------------------------------------------
+
+    def label_types(self, account_id: str) -> dict[str, str]:
+        """Custom label name → type (``Text`` / ``Number``), sorted by name."""
+        rows = self.conn.execute(
+            sa.select(label_definitions.c.name, label_definitions.c.type)
+            .where(label_definitions.c.account_id == account_id)
+            .order_by(label_definitions.c.name)
+        ).all()
+        return {row.name: row.type for row in rows}
+
+    def insert_label_definitions(self, account_id: str, labels: Sequence[tuple[str, str]]) -> None:
+        if labels:
+            self.conn.execute(
+                label_definitions.insert(),
+                [{"account_id": account_id, "name": name, "type": kind} for name, kind in labels],
+            )
+
+    # --- single contacts ---------------------------------------------------------------------------
+
+    def id_by_mobile(self, account_id: str, mobile: str) -> str | None:
+        value = self.conn.execute(
+            sa.select(contacts.c.id).where(contacts.c.account_id == account_id, contacts.c.mobile == mobile)
+        ).scalar_one_or_none()
+        return None if value is None else str(value)
+
+    def exists(self, account_id: str, contact_id: str) -> bool:
+        return (
+            self.conn.execute(
+                sa.select(contacts.c.id).where(
+                    contacts.c.account_id == account_id, contacts.c.id == contact_id
+                )
+            ).first()
+            is not None
+        )
+
+    def insert(self, account_id: str, contacts_in: Sequence[NewContact], now: datetime) -> None:
+        """Insert contacts and their custom labels (executemany; the caller checked mobiles are free)."""
+        if not contacts_in:
+            return
+        self.conn.execute(
+            contacts.insert(),
+            [
+                {
+                    "id": c.id,
+                    "account_id": account_id,
+                    "mobile": c.mobile,
+                    "first_name": c.first_name,
+                    "last_name": c.last_name,
+                    "email": c.email,
+                    "country": c.country,
+                    "vip": c.vip,
+                    "created_at": now,
+                }
+                for c in contacts_in
+            ],
+        )
+        label_rows = [
+            {"contact_id": c.id, "name": name, "value": value}
+            for c in contacts_in
+            for name, value in c.labels.items()
+        ]
+        if label_rows:
+            self.conn.execute(contact_labels.insert(), label_rows)
+
+    def update(self, account_id: str, contact_id: str, values: Mapping[str, Any]) -> None:
+        """Set columns (``first_name``, ``mobile``, …) of one contact."""
+        if values:
+            self.conn.execute(
+                contacts.update()
+                .where(contacts.c.account_id == account_id, contacts.c.id == contact_id)
+                .values(**values)
+            )
+
+    def update_many_keeping_blanks(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Bulk update by ``id``: each row carries ``id``, ``first_name``, ``last_name``, ``email`` and
+        ``vip``; a ``None`` leaves that column unchanged (CSV import: a blank cell changes nothing)."""
+        if not rows:
+            return
+        statement = (
+            contacts.update()
+            .where(contacts.c.id == sa.bindparam("b_id"))
+            .values(
+                first_name=sa.func.coalesce(
+                    sa.bindparam("b_first_name", type_=sa.String()), contacts.c.first_name
+                ),
+                last_name=sa.func.coalesce(
+                    sa.bindparam("b_last_name", type_=sa.String()), contacts.c.last_name
+                ),
+                email=sa.func.coalesce(sa.bindparam("b_email", type_=sa.String()), contacts.c.email),
+                vip=sa.func.coalesce(sa.bindparam("b_vip", type_=sa.Boolean()), contacts.c.vip),
+            )
+        )
+        self.conn.execute(statement, [{f"b_{key}": value for key, value in row.items()} for row in rows])
+
+    def set_labels(self, values: Mapping[str, Mapping[str, str | None]]) -> None:
+        """Per contact id, set (or with ``None`` remove) the named custom labels; others are untouched."""
+        pairs = [{"b_id": cid, "b_name": name} for cid, labels in values.items() for name in labels]
+        if pairs:
+            self.conn.execute(
+                contact_labels.delete().where(
+                    contact_labels.c.contact_id == sa.bindparam("b_id"),
+                    contact_labels.c.name == sa.bindparam("b_name"),
+                ),
+                pairs,
+            )
+        rows = [
+            {"contact_id": cid, "name": name, "value": value}
+            for cid, labels in values.items()
+            for name, value in labels.items()
+            if value is not None
+        ]
+        if rows:
+            self.conn.execute(contact_labels.insert(), rows)
+
+    def replace_labels(self, contact_id: str, labels: Mapping[str, str]) -> None:
+        self.conn.execute(contact_labels.delete().where(contact_labels.c.contact_id == contact_id))
+        if labels:
+            self.conn.execute(
+                contact_labels.insert(),
+                [{"contact_id": contact_id, "name": name, "value": value} for name, value in labels.items()],
+            )
+
+    def delete(self, account_id: str, ids: Sequence[str]) -> list[str]:
+        """Delete the contacts of ``account_id`` among ``ids``; returns the ids deleted, in input order.
+
+        Labels, memberships and blacklist entries go with them (``ON DELETE CASCADE``).
+        """
+        found = self.existing_ids(account_id, ids)
+        doomed = [cid for cid in dict.fromkeys(ids) if cid in found]
+        for part in chunks(doomed):
+            self.conn.execute(
+                contacts.delete().where(contacts.c.account_id == account_id, contacts.c.id.in_(part))
+            )
+        return doomed
+
+    def delete_where(self, condition: sa.ColumnElement[bool]) -> int:
+        """Delete every contact matching ``condition`` (which must include the account condition)."""
+        return self.conn.execute(contacts.delete().where(condition)).rowcount
+
+    def existing_ids(self, account_id: str, ids: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(ids))
+        found: set[str] = set()
+        for part in chunks(wanted):
+            found.update(
+                self.conn.execute(
+                    sa.select(contacts.c.id).where(
+                        contacts.c.account_id == account_id, contacts.c.id.in_(part)
+                    )
+                ).scalars()
+            )
+        return found
+
+    def ids_by_mobiles(self, account_id: str, mobiles: Sequence[str]) -> dict[str, str]:
+        """mobile → contact id, for the mobiles of ``account_id`` among ``mobiles``."""
+        found: dict[str, str] = {}
+        for part in chunks(list(dict.fromkeys(mobiles))):
+            rows = self.conn.execute(
+                sa.select(contacts.c.mobile, contacts.c.id).where(
+                    contacts.c.account_id == account_id, contacts.c.mobile.in_(part)
+                )
+            ).all()
+            found.update({row.mobile: row.id for row in rows})
+        return found
+
+    # --- reading full contacts ---------------------------------------------------------------------
+
+    def get(self, account_id: str, contact_id: str) -> ContactRow | None:
+        rows = self.rows(account_id, [contact_id])
+        return rows[0] if rows else None
+
+    def rows(self, account_id: str, ids: Sequence[str]) -> list[ContactRow]:
+        """Full contacts for ``ids`` (those of ``account_id``), in the order of ``ids``."""
+        if not ids:
+            return []
+        base: dict[str, Row[Any]] = {}
+        for part in chunks(list(dict.fromkeys(ids))):
+            for found in self.conn.execute(
+                sa.select(contacts).where(contacts.c.account_id == account_id, contacts.c.id.in_(part))
+            ):
+                base[found.id] = found
+        present = list(base)
+        types = self.label_types(account_id)
+        labels = self._custom_labels(present)
+        blacklisted = self._blacklisted(present)
+        memberships = self._group_names(present)
+        out: list[ContactRow] = []
+        for cid in ids:
+            row = base.get(cid)
+            if row is None:
+                continue
+            names = memberships.get(cid, [])
+            virtual = (ALL_GROUP,) if names else (ALL_GROUP, NOT_LISTED_GROUP)
+            out.append(
+                ContactRow(
+                    id=row.id,
+                    mobile=row.mobile,
+                    first_name=row.first_name,
+                    last_name=row.last_name,
+                    email=row.email,
+                    country=row.country,
+                    vip=bool(row.vip),
+                    groups=virtual + tuple(sorted(names)),
+                    blacklisted_services=tuple(sorted(blacklisted.get(cid, ()))),
+                    labels=tuple(
+                        LabelValue(name, types.get(name, "Text"), value)
+                        for name, value in sorted(labels.get(cid, {}).items())
+                    ),
+                )
+            )
+        return out
+
+    def page_ids(
+        self,
+        condition: sa.ColumnElement[bool],
+        sort: str | None,
+        descending: bool,
+        offset: int,
+        limit: int,
+    ) -> tuple[list[str], int]:
+        """One page of contact ids matching ``condition`` (which includes the account), and the total.
+
+        Default order is creation time; ``sort`` is a key of ``SORT_COLUMNS``. Ties are broken by id.
+        """
+        total = self.conn.execute(
+            sa.select(sa.func.count()).select_from(contacts).where(condition)
+        ).scalar_one()
+        column: sa.ColumnElement[Any] = SORT_COLUMNS[sort] if sort else contacts.c.created_at
+        ordered = column.desc() if descending else column.asc()
+        ids = self.conn.execute(
+            sa.select(contacts.c.id)
+            .where(condition)
+            .order_by(ordered.nulls_last(), contacts.c.id)
+            .offset(offset)
+            .limit(limit)
+        ).scalars()
+        return list(ids), int(total)
+
+    def ids_where(self, condition: sa.ColumnElement[bool]) -> list[str]:
+        return list(
+            self.conn.execute(sa.select(contacts.c.id).where(condition).order_by(contacts.c.id)).scalars()
+        )
+
+    # --- blacklist ---------------------------------------------------------------------------------
+
+    def blacklist_add(self, ids: Sequence[str], service: str) -> int:
+        """Blacklist ``ids`` (already checked to belong to the account) for ``service``; returns how many
+        were not blacklisted for it before."""
+        already = self._blacklisted_among(ids, service)
+        fresh = [cid for cid in dict.fromkeys(ids) if cid not in already]
+        if fresh:
+            self.conn.execute(blacklist.insert(), [{"contact_id": cid, "service": service} for cid in fresh])
+        return len(fresh)
+
+    def blacklist_remove(self, ids: Sequence[str], service: str) -> int:
+        removed = 0
+        for part in chunks(list(dict.fromkeys(ids))):
+            removed += self.conn.execute(
+                blacklist.delete().where(blacklist.c.service == service, blacklist.c.contact_id.in_(part))
+            ).rowcount
+        return removed
+
+    def blacklist_remove_where(self, condition: sa.ColumnElement[bool], service: str) -> int:
+        """Remove ``service`` blacklist entries of the contacts matching ``condition`` (with the account)."""
+        return self.conn.execute(
+            blacklist.delete().where(
+                blacklist.c.service == service,
+                blacklist.c.contact_id.in_(sa.select(contacts.c.id).where(condition)),
+            )
+        ).rowcount
+
+    def blacklisted_ids(self, account_id: str, service: str) -> list[str]:
+        return list(
+            self.conn.execute(
+                sa.select(contacts.c.id)
+                .join(blacklist, blacklist.c.contact_id == contacts.c.id)
+                .where(contacts.c.account_id == account_id, blacklist.c.service == service)
+                .order_by(contacts.c.id)
+            ).scalars()
+        )
+
+    # --- records for the campaign engine -----------------------------------------------------------
+
+    def by_ids(self, account_id: str, ids: Sequence[str]) -> list[ContactRecord]:
+        """Records of the contacts of ``account_id`` among ``ids``, ordered by id; unknown ids left out."""
+        rows: list[Row[Any]] = []
+        for part in chunks(sorted(set(ids))):
+            rows.extend(
+                self.conn.execute(
+                    sa.select(*_RECORD_COLUMNS)
+                    .where(contacts.c.account_id == account_id, contacts.c.id.in_(part))
+                    .order_by(contacts.c.id)
+                )
+            )
+        return self.records(rows)
+
+    def by_mobiles(self, account_id: str, mobiles: Sequence[str]) -> dict[str, ContactRecord]:
+        """mobile → record, for the mobiles among ``mobiles`` that belong to a contact of ``account_id``."""
+        rows: list[Row[Any]] = []
+        for part in chunks(list(dict.fromkeys(mobiles))):
+            rows.extend(
+                self.conn.execute(
+                    sa.select(*_RECORD_COLUMNS).where(
+                        contacts.c.account_id == account_id, contacts.c.mobile.in_(part)
+                    )
+                )
+            )
+        return {record.mobile: record for record in self.records(rows)}
+
+    def ids_after(self, condition: sa.ColumnElement[bool], after: str, limit: int) -> list[str]:
+        """Up to ``limit`` ids of contacts matching ``condition`` with ``id > after``, ordered (keyset)."""
+        return list(
+            self.conn.execute(
+                sa.select(contacts.c.id)
+                .where(condition, contacts.c.id > after)
+                .order_by(contacts.c.id)
+                .limit(limit)
+            ).scalars()
+        )
+
+    def record_rows_after(self, condition: sa.ColumnElement[bool], after: str, limit: int) -> list[Row[Any]]:
+        """Up to ``limit`` record rows matching ``condition`` with ``id > after``, ordered by id (keyset)."""
+        return list(
+            self.conn.execute(
+                sa.select(*_RECORD_COLUMNS)
+                .where(condition, contacts.c.id > after)
+                .order_by(contacts.c.id)
+                .limit(limit)
+            )
+        )
+
+    def records(self, rows: Sequence[Row[Any]]) -> list[ContactRecord]:
+        """``ContactRecord``s for rows selected with the record columns, in the same order."""
+        ids = [row.id for row in rows]
+        labels = self._custom_labels(ids)
+        blacklisted = self._blacklisted(ids)
+        out: list[ContactRecord] = []
+        for row in rows:
+            values = {name: row._mapping[column.name] for name, column in DEFAULT_LABEL_COLUMNS.items()}
+            merged = {name: value for name, value in values.items() if value is not None}
+            merged.update(labels.get(row.id, {}))
+            out.append(
+                ContactRecord(row.id, row.mobile, row.country, merged, frozenset(blacklisted.get(row.id, ())))
+            )
+        return out
+
+    # --- helpers -----------------------------------------------------------------------------------
+
+    def _custom_labels(self, ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+        for part in chunks(ids):
+            for row in self.conn.execute(
+                sa.select(contact_labels.c.contact_id, contact_labels.c.name, contact_labels.c.value).where(
+                    contact_labels.c.contact_id.in_(part)
+                )
+            ):
+                out.setdefault(row.contact_id, {})[row.name] = row.value
+        return out
+
+    def _blacklisted(self, ids: Sequence[str]) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for part in chunks(ids):
+            for row in self.conn.execute(
+                sa.select(blacklist.c.contact_id, blacklist.c.service).where(blacklist.c.contact_id.in_(part))
+            ):
+                out.setdefault(row.contact_id, set()).add(row.service)
+        return out
+
+    def _blacklisted_among(self, ids: Sequence[str], service: str) -> set[str]:
+        found: set[str] = set()
+        for part in chunks(list(dict.fromkeys(ids))):
+            found.update(
+                self.conn.execute(
+                    sa.select(blacklist.c.contact_id).where(
+                        blacklist.c.service == service, blacklist.c.contact_id.in_(part)
+                    )
+                ).scalars()
+            )
+        return found
+
+    def _group_names(self, ids: Sequence[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for part in chunks(ids):
+            for row in self.conn.execute(
+                sa.select(group_members.c.contact_id, groups.c.name)
+                .join(groups, groups.c.id == group_members.c.group_id)
+                .where(group_members.c.contact_id.in_(part))
+            ):
+                out.setdefault(row.contact_id, []).append(row.name)
+        return out

@@ -1,0 +1,285 @@
+"""Groups of contacts and their members (api.md §7).
+
+Real groups are rows of ``groups``; their members are rows of ``group_members``. Two virtual groups have
+no rows: ``All`` (every contact of the account, id ``ALL_GROUP_ID``) and ``NotListed`` (contacts in no real
+group, id ``NOT_LISTED_GROUP_ID``). ``find_by_names`` resolves both, so callers handle every group alike.
+
+Every method is scoped by ``account_id``; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from smscast.db.contacts import (
+    ALL_GROUP_ID,
+    DEFAULT_LABEL_COLUMNS,
+    NOT_LISTED_GROUP_ID,
+    VIRTUAL_GROUP_IDS,
+    ContactRecord,
+    ContactRepository,
+    chunks,
+    in_groups,
+    member_condition,
+)
+from smscast.db.schema import contact_labels, contacts, group_members, groups
+
+#: Filter operators (Routee's names) for groups created with the ``Filtered`` strategy.
+FILTER_OPERATORS: Final = ("is", "is_not", "contains", "starts_with", "ends_with")
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSize:
+    name: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class LabelFilter:
+    """``label`` compared with ``term`` by ``operator`` (one of ``FILTER_OPERATORS``), ignoring case.
+
+    A contact without a value for the label matches only ``is_not``.
+    """
+
+    label: str
+    operator: str
+    term: str
+
+
+def _match(value: sa.ColumnElement[str], operator: str, term: str) -> sa.ColumnElement[bool]:
+    folded = sa.func.lower(value)
+    term = term.lower()
+    if operator == "contains":
+        return folded.contains(term, autoescape=True)
+    if operator == "starts_with":
+        return folded.startswith(term, autoescape=True)
+    if operator == "ends_with":
+        return folded.endswith(term, autoescape=True)
+    return folded == term  # "is", and "is_not" negated by the caller
+
+
+def filter_condition(filters: Sequence[LabelFilter]) -> sa.ColumnElement[bool]:
+    """``contacts`` rows matching every filter (no account condition)."""
+    conditions: list[sa.ColumnElement[bool]] = []
+    for f in filters:
+        column = DEFAULT_LABEL_COLUMNS.get(f.label)
+        if column is not None:
+            hit = _match(column, f.operator, f.term)
+            conditions.append(sa.or_(column.is_(None), ~hit) if f.operator == "is_not" else hit)
+            continue
+        has = sa.exists().where(
+            contact_labels.c.contact_id == contacts.c.id,
+            contact_labels.c.name == f.label,
+            _match(contact_labels.c.value, f.operator, f.term),
+        )
+        conditions.append(~has if f.operator == "is_not" else has)
+    return sa.and_(*conditions)
+
+
+class GroupRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def find_by_names(self, account_id: str, names: Iterable[str]) -> dict[str, int]:
+        """name → group id for the names that exist for ``account_id`` (virtual groups included)."""
+        wanted = list(dict.fromkeys(names))
+        found = {name: VIRTUAL_GROUP_IDS[name] for name in wanted if name in VIRTUAL_GROUP_IDS}
+        real = [name for name in wanted if name not in VIRTUAL_GROUP_IDS]
+        for part in chunks(real):
+            rows = self.conn.execute(
+                sa.select(groups.c.name, groups.c.id).where(
+                    groups.c.account_id == account_id, groups.c.name.in_(part)
+                )
+            ).all()
+            found.update({row.name: row.id for row in rows})
+        return found
+
+    def insert(self, account_id: str, name: str, strategy: str, filters: str | None, now: datetime) -> int:
+        """A new (empty) group; the caller checked the name is free. Returns its id."""
+        result = self.conn.execute(
+            groups.insert()
+            .values(account_id=account_id, name=name, strategy=strategy, filters=filters, created_at=now)
+            .returning(groups.c.id)
+        )
+        return int(result.scalar_one())
+
+    def delete(self, group_ids: Sequence[int]) -> None:
+        """Delete real groups (their memberships cascade); the caller resolved the ids for the account."""
+        for part in chunks(list(group_ids)):
+            self.conn.execute(group_members.delete().where(group_members.c.group_id.in_(part)))
+            self.conn.execute(groups.delete().where(groups.c.id.in_(part)))
+
+    # --- sizes -------------------------------------------------------------------------------------
+
+    def member_counts(self, account_id: str, group_ids: Iterable[int]) -> dict[int, int]:
+        """group id → number of members, for ids of ``account_id`` (virtual ids included)."""
+        ids = set(group_ids)
+        counts: dict[int, int] = {}
+        for virtual in (ALL_GROUP_ID, NOT_LISTED_GROUP_ID):
+            if virtual in ids:
+                counts[virtual] = self.count_distinct_members(account_id, [virtual])
+        real = sorted(g for g in ids if g > 0)
+        for part in chunks(real):
+            rows = self.conn.execute(
+                sa.select(groups.c.id, sa.func.count(group_members.c.contact_id).label("size"))
+                .select_from(groups)
+                .outerjoin(group_members, group_members.c.group_id == groups.c.id)
+                .where(groups.c.account_id == account_id, groups.c.id.in_(part))
+                .group_by(groups.c.id)
+            ).all()
+            counts.update({row.id: int(row.size) for row in rows})
+        return counts
+
+    def count_distinct_members(self, account_id: str, group_ids: Iterable[int]) -> int:
+        """How many distinct contacts of ``account_id`` are in at least one of ``group_ids``."""
+        return int(
+            self.conn.execute(
+                sa.select(sa.func.count())
+                .select_from(contacts)
+                .where(member_condition(account_id, group_ids))
+            ).scalar_one()
+        )
+
+    def sizes(
+        self, account_id: str, offset: int = 0, limit: int | None = None, *, descending: bool = False
+    ) -> tuple[list[GroupSize], int]:
+        """The real groups of ``account_id`` with their sizes, by name; and how many real groups there are."""
+        total = self.conn.execute(
+            sa.select(sa.func.count()).select_from(groups).where(groups.c.account_id == account_id)
+        ).scalar_one()
+        query = (
+            sa.select(groups.c.name, sa.func.count(group_members.c.contact_id).label("size"))
+            .select_from(groups)
+            .outerjoin(group_members, group_members.c.group_id == groups.c.id)
+            .where(groups.c.account_id == account_id)
+            .group_by(groups.c.id, groups.c.name)
+            .order_by(groups.c.name.desc() if descending else groups.c.name)
+            .offset(offset)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        return [GroupSize(row.name, int(row.size)) for row in self.conn.execute(query)], int(total)
+
+    # --- membership --------------------------------------------------------------------------------
+
+    def add_members(self, group_id: int, contact_ids: Sequence[str]) -> None:
+        """Add contacts (already checked to be the group's account's) unless they are members already."""
+        wanted = list(dict.fromkeys(contact_ids))
+        present: set[str] = set()
+        for part in chunks(wanted):
+            present.update(
+                self.conn.execute(
+                    sa.select(group_members.c.contact_id).where(
+                        group_members.c.group_id == group_id, group_members.c.contact_id.in_(part)
+                    )
+                ).scalars()
+            )
+        fresh = [{"group_id": group_id, "contact_id": cid} for cid in wanted if cid not in present]
+        if fresh:
+            self.conn.execute(group_members.insert(), fresh)
+
+    def add_members_where(self, group_id: int, condition: sa.ColumnElement[bool]) -> None:
+        """Add every contact matching ``condition`` (which must include the account) to an EMPTY group, in
+        one ``INSERT … SELECT``."""
+        self.conn.execute(
+            group_members.insert().from_select(
+                ["group_id", "contact_id"],
+                sa.select(sa.literal(group_id, sa.Integer()), contacts.c.id).where(condition),
+            )
+        )
+
+    def remove_members(self, group_id: int, contact_ids: Sequence[str]) -> None:
+        for part in chunks(list(dict.fromkeys(contact_ids))):
+            self.conn.execute(
+                group_members.delete().where(
+                    group_members.c.group_id == group_id, group_members.c.contact_id.in_(part)
+                )
+            )
+
+    def iter_members(
+        self, account_id: str, group_ids: Iterable[int], batch: int = 5000
+    ) -> Iterator[list[ContactRecord]]:
+        """The distinct contacts of ``account_id`` in any of ``group_ids``, in batches of at most ``batch``
+        records ordered by contact id.
+
+        Keyset pagination throughout: each real group is read as its own ordered stream of member ids
+        (``group_members``' primary key range), the streams are merged without duplicates, and each batch
+        is one short query; so memory stays at O(batch × number of groups) whatever the group sizes.
+        ``All`` is every contact of the account. Each batch reflects the database when it was read.
+        """
+        ids = set(group_ids)
+        repo = ContactRepository(self.conn)
+        if ALL_GROUP_ID in ids:
+            yield from self._iter_contacts(repo, contacts.c.account_id == account_id, batch)
+            return
+        streams: list[Iterator[str]] = [self._member_ids(g, batch) for g in sorted(g for g in ids if g > 0)]
+        if NOT_LISTED_GROUP_ID in ids:
+            streams.append(
+                self._contact_ids(repo, member_condition(account_id, [NOT_LISTED_GROUP_ID]), batch)
+            )
+        merged = (key for key, _ in itertools.groupby(heapq.merge(*streams)))
+        while True:
+            chunk = list(itertools.islice(merged, batch))
+            if not chunk:
+                return
+            records = repo.by_ids(account_id, chunk)
+            if records:
+                yield records
+
+    def _member_ids(self, group_id: int, batch: int) -> Iterator[str]:
+        after = ""
+        while True:
+            ids = list(
+                self.conn.execute(
+                    sa.select(group_members.c.contact_id)
+                    .where(group_members.c.group_id == group_id, group_members.c.contact_id > after)
+                    .order_by(group_members.c.contact_id)
+                    .limit(batch)
+                ).scalars()
+            )
+            yield from ids
+            if len(ids) < batch:
+                return
+            after = ids[-1]
+
+    @staticmethod
+    def _contact_ids(repo: ContactRepository, condition: sa.ColumnElement[bool], batch: int) -> Iterator[str]:
+        after = ""
+        while True:
+            ids = repo.ids_after(condition, after, batch)
+            yield from ids
+            if len(ids) < batch:
+                return
+            after = ids[-1]
+
+    @staticmethod
+    def _iter_contacts(
+        repo: ContactRepository, condition: sa.ColumnElement[bool], batch: int
+    ) -> Iterator[list[ContactRecord]]:
+        after = ""
+        while True:
+            rows = repo.record_rows_after(condition, after, batch)
+            if rows:
+                yield repo.records(rows)
+            if len(rows) < batch:
+                return
+            after = rows[-1].id
+
+
+__all__ = [
+    "FILTER_OPERATORS",
+    "GroupRepository",
+    "GroupSize",
+    "LabelFilter",
+    "filter_condition",
+    "in_groups",
+    "member_condition",
+]
