@@ -232,17 +232,29 @@ class _ShortMessage:
     @_checked
     def encode(self) -> bytes:
         sm = self.short_message
+        # The hot path of every campaign: one latin-1 encode for all five C-Octet Strings (a NUL inside a
+        # field shows up as an extra item) and one %-format for the body.
+        strings = (self.service_type, self.source_addr, self.destination_addr)
+        times = (self.schedule_delivery_time, self.validity_period)
+        fields = "\0".join(strings + times).encode("latin-1").split(b"\0")
+        if len(fields) != 5:
+            raise PduError("a C-Octet String field contains NUL")
+        service_type, source_addr, destination_addr, schedule_delivery_time, validity_period = fields
+        if len(service_type) > 5 or len(source_addr) > 20 or len(destination_addr) > 20:
+            raise PduError("service_type (5), source_addr (20) or destination_addr (20) is too long")
+        if len(schedule_delivery_time) not in (0, 16) or len(validity_period) not in (0, 16):
+            raise PduError("schedule_delivery_time and validity_period must be empty or 16 characters")
         if len(sm) > 254:
             raise PduError(f"short_message is {len(sm)} octets, over 254 (use message_payload)")
-        body = b"".join((
-            _cstr(self.service_type, 6), bytes((self.source_addr_ton, self.source_addr_npi)),
-            _cstr(self.source_addr, 21), bytes((self.dest_addr_ton, self.dest_addr_npi)),
-            _cstr(self.destination_addr, 21), bytes((self.esm_class, self.protocol_id, self.priority_flag)),
-            _time(self.schedule_delivery_time), _time(self.validity_period),
-            bytes((self.registered_delivery, self.replace_if_present_flag, self.data_coding,
-                   self.sm_default_msg_id, len(sm))),
-            sm, encode_tlvs(self.tlvs),
-        ))  # fmt: skip
+        body = b"%s\0%c%c%s\0%c%c%s\0%c%c%c%s\0%s\0%c%c%c%c%c%s" % (
+            service_type, self.source_addr_ton, self.source_addr_npi, source_addr,
+            self.dest_addr_ton, self.dest_addr_npi, destination_addr,
+            self.esm_class, self.protocol_id, self.priority_flag, schedule_delivery_time, validity_period,
+            self.registered_delivery, self.replace_if_present_flag, self.data_coding, self.sm_default_msg_id,
+            len(sm), sm,
+        )  # fmt: skip
+        if self.tlvs:
+            body += encode_tlvs(self.tlvs)
         return _frame(self.command_id, 0, self.sequence_number, body)
 
 

@@ -1,18 +1,24 @@
-"""The ESME side of SMPP 3.4 over asyncio: bind, submit with a window, receive deliver_sm, stay alive.
+"""The ESME side of SMPP 3.4 over asyncio: bind, submit through a window, receive deliver_sm, stay alive.
 
 `SmppSession` owns one binding (a transceiver connection, or a transmitter plus a receiver connection)
-and keeps it up: enquire_link when the link is idle, reconnect with exponential back-off and rebind
-when it drops, slow the whole session down when the SMSC throttles. Callers only see `submit` (one
-SubmitSm in, one `SubmitOutcome` out) and the ``on_deliver`` callback.
+and keeps it up: enquire_link when a link is idle, reconnect with exponential back-off and rebind when it
+drops, slow the whole session down when the SMSC throttles. Callers see `submit` (one SubmitSm in, one
+`SubmitOutcome` out) and the ``on_deliver`` callback.
+
+How it works: `submit` queues the PDU and awaits a future. A synchronous pump moves queued PDUs onto the
+wire whenever a window slot, the connection, the throttling pause and the tps budget allow; it runs when a
+PDU is queued, when a batch of responses arrives, when a link is rebound and on a timer. Responses are
+matched by sequence_number in a dict. So a message costs one wake-up of its caller however many
+coroutines call `submit`, and retries never wake the caller.
 
 Delivery semantics callers must know:
-- At-least-once towards the SMSC: a submit_sm in flight when a connection drops (or whose response does
-  not arrive within ``response_timeout_s``, which also drops the connection) is resubmitted after the
-  rebind. The SMSC may already have accepted it, so it can be delivered twice; at most ``window`` PDUs
-  are in flight, which bounds the duplicates per drop.
-- deliver_sm is answered after ``on_deliver`` returns; if it raises, the answer is ESME_RX_T_APPN so the
-  SMSC keeps the PDU and redelivers it later. A deliver_sm received on a connection that drops before the
-  answer is sent is redelivered by the SMSC, so ``on_deliver`` must be idempotent.
+- At-least-once towards the SMSC: a submit_sm in flight when its connection drops (or whose response does
+  not arrive within ``response_timeout_s``, which drops the connection) is resubmitted after the rebind.
+  The SMSC may already have accepted it, so it can be delivered twice; at most ``window`` PDUs are in
+  flight, which bounds the duplicates per drop.
+- deliver_sm is answered after ``on_deliver`` returns; if it raises, the answer is ESME_RX_T_APPN so that
+  the SMSC keeps the PDU and redelivers it later. An unanswered deliver_sm (connection dropped) is also
+  redelivered, so ``on_deliver`` must be idempotent.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from smscast.smpp.pdu import (
     SubmitSmResp,
     Unbind,
     UnbindResp,
-)
+)  # fmt: skip
 
 log = logging.getLogger("smscast.smpp")
 _Role = Literal["transceiver", "transmitter", "receiver"]
@@ -63,19 +69,19 @@ class BindFailed(Exception):
 
 
 class SessionClosed(Exception):
-    """The session is closing or closed. From `SmppSession.submit` it means the call was not answered
-    before `SmppSession.close` gave up; such a PDU may or may not have reached the SMSC."""
+    """The session is not running. From `SmppSession.submit`: the PDU was never sent, or `close` gave up
+    waiting for its response (then the SMSC may or may not have accepted it)."""
 
 
-class _Resubmit(Exception):
-    """Internal: the request's outcome is unknown (connection lost, unreadable response); send it again."""
+class _ConnectionLost(Exception):
+    """Internal: a bind/enquire_link/unbind request lost its connection or got an unreadable answer."""
 
 
 @dataclass(frozen=True)
 class SmppConfig:
-    """Connection settings. Times are seconds; ``tps`` 0 means unlimited; ``window`` is the maximum number
-    of submit_sm awaiting their response; ``deliver_concurrency`` how many ``on_deliver`` calls may run
-    at once (1 keeps the SMSC's order)."""
+    """Connection settings. Times are in seconds; ``tps`` 0 means unlimited; ``window`` is the number of
+    submit_sm that may await their response; ``deliver_concurrency`` is how many ``on_deliver`` calls may
+    run at once (1 keeps the SMSC's order)."""
 
     host: str
     port: int
@@ -95,7 +101,7 @@ class SmppConfig:
 
 @dataclass(frozen=True, slots=True)
 class SubmitOutcome:
-    """``ok`` with the SMSC's ``message_id``, or a permanent refusal: ok=False with its command_status."""
+    """``ok`` with the SMSC's ``message_id``, or a refusal: ok=False with the SMSC's command_status."""
 
     ok: bool
     message_id: str | None
@@ -104,10 +110,10 @@ class SubmitOutcome:
 
 @dataclass(slots=True)
 class SessionStats:
-    """Counters since the session was created (a snapshot; see `SmppSession.stats`)."""
+    """Counters since the session was created (`SmppSession.stats` returns a copy)."""
 
-    submitted: int = 0  # submit_sm written, resubmissions included
-    resubmitted: int = 0  # after a lost connection or an unreadable response
+    submitted: int = 0  # submit_sm written, retries included
+    resubmitted: int = 0  # in flight on a lost connection (or answered unreadably), queued again
     throttled: int = 0  # ESME_RTHROTTLED / ESME_RMSGQFUL answers
     binds: int = 0
     disconnects: int = 0
@@ -116,18 +122,27 @@ class SessionStats:
     enquire_links_sent: int = 0
 
 
+class _Submission:
+    __slots__ = ("data", "epoch", "future", "pdu")
+
+    def __init__(self, pdu: SubmitSm, future: asyncio.Future[SubmitOutcome]) -> None:
+        self.pdu, self.future = pdu, future
+        self.data = b""  # the encoded PDU once sent; retries only patch the sequence_number
+        self.epoch = 0  # the throttling epoch it was sent in
+
+
 class _Connection(asyncio.Protocol):
-    """One TCP connection: framing, request/response correlation by sequence_number, coalesced writes."""
+    """One TCP connection: framing, correlation by sequence_number, writes coalesced per loop iteration."""
 
     def __init__(self, session: SmppSession, role: _Role, loop: asyncio.AbstractEventLoop) -> None:
         self.session, self.role, self.loop = session, role, loop
         self.transport: asyncio.Transport | None = None
         self.reader = PduReader()
-        self.pending: dict[int, asyncio.Future[Pdu]] = {}
-        self.deadlines: deque[tuple[float, int]] = deque()
+        self.submits: dict[int, _Submission] = {}  # in flight, in send order
+        self.requests: dict[int, asyncio.Future[Pdu]] = {}  # bind, enquire_link, unbind
         self.closed: asyncio.Future[None] = loop.create_future()
+        self.lost = self.enquiring = False
         self.last_rx = loop.time()
-        self.enquiring = False
         self.keepalive: asyncio.Task[None] | None = None
         self._out: list[bytes] = []
 
@@ -136,7 +151,6 @@ class _Connection(asyncio.Protocol):
         self.transport = transport
 
     def send(self, data: bytes) -> None:
-        """Queue ``data``; everything queued in one loop iteration leaves in a single write."""
         if not self._out:
             self.loop.call_soon(self._flush)
         self._out.append(data)
@@ -148,12 +162,11 @@ class _Connection(asyncio.Protocol):
 
     def request(self, data: bytes, sequence_number: int) -> asyncio.Future[Pdu]:
         fut: asyncio.Future[Pdu] = self.loop.create_future()
-        if self.closed.done():
-            fut.set_exception(_Resubmit("connection already closed"))
-            return fut
-        self.pending[sequence_number] = fut
-        self.deadlines.append((self.loop.time() + self.session.config.response_timeout_s, sequence_number))
-        self.send(data)
+        if self.lost:
+            fut.set_exception(_ConnectionLost("connection already closed"))
+        else:
+            self.requests[sequence_number] = fut
+            self.send(data)
         return fut
 
     def close(self) -> None:
@@ -170,35 +183,44 @@ class _Connection(asyncio.Protocol):
         try:
             items = self.reader.feed(data)
         except PduError as exc:
-            log.warning("SMPP framing error from %s, dropping the connection: %s", self.role, exc)
+            log.warning("SMPP framing error on the %s connection, dropping it: %s", self.role, exc)
             self.abort()
             return
+        session = self.session
         for item in items:
             if isinstance(item, bytes):
                 self._on_malformed(item)
             elif item.command_id & c.RESPONSE_BIT:
-                fut = self.pending.pop(item.sequence_number, None)
+                submission = self.submits.pop(item.sequence_number, None)
+                if submission is not None:
+                    session._on_submit_resp(submission, item)
+                    continue
+                fut = self.requests.pop(item.sequence_number, None)
                 if fut is not None and not fut.done():
                     fut.set_result(item)
             else:
-                self.session._on_request(self, item)
+                session._on_request(self, item)
+        session._pump()
 
     def _on_malformed(self, frame: bytes) -> None:
         _, command_id, _, sequence_number = _HEADER.unpack_from(frame)
-        log.warning("undecodable PDU 0x%08X seq %d from the SMSC", command_id, sequence_number)
-        if command_id & c.RESPONSE_BIT:
-            fut = self.pending.pop(sequence_number, None)
-            if fut is not None and not fut.done():
-                fut.set_exception(_Resubmit("unreadable response"))
-        else:
+        log.warning(
+            "undecodable PDU 0x%08X (seq %d) on the %s connection", command_id, sequence_number, self.role
+        )
+        if not command_id & c.RESPONSE_BIT:
             self.send(GenericNack(c.ESME_RINVCMDLEN, sequence_number).encode())
+        elif (submission := self.submits.pop(sequence_number, None)) is not None:
+            self.session._requeue([submission])
+        elif (fut := self.requests.pop(sequence_number, None)) is not None and not fut.done():
+            fut.set_exception(_ConnectionLost("unreadable response"))
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.session._connection_lost(self)
-        pending, self.pending = self.pending, {}
-        for fut in pending.values():
+        self.lost = True
+        requests, self.requests = self.requests, {}
+        for fut in requests.values():
             if not fut.done():
-                fut.set_exception(_Resubmit("connection lost"))
+                fut.set_exception(_ConnectionLost("connection lost"))
+        self.session._connection_lost(self)
         if not self.closed.done():
             self.closed.set_result(None)
 
@@ -207,13 +229,12 @@ class _Connection(asyncio.Protocol):
 class _Link:
     role: _Role
     conn: _Connection | None
-    ready: asyncio.Event
     supervisor: asyncio.Task[None] | None = None
 
 
 class SmppSession:
-    """An ESME session. Create, ``await start()``, call `submit` from any number of coroutines, ``await
-    close()``. Not thread-safe; all methods must run on the loop that ran `start`."""
+    """An ESME session: create, ``await start()``, call `submit` from any number of coroutines, ``await
+    close()``. Not thread-safe: use it from the event loop that ran `start`."""
 
     def __init__(self, config: SmppConfig, on_deliver: Callable[[DeliverSm], Awaitable[None]]) -> None:
         if config.window < 1 or config.deliver_concurrency < 1:
@@ -222,14 +243,11 @@ class SmppSession:
         self._on_deliver = on_deliver
         self._stats = SessionStats()
         self._links: list[_Link] = []
-        self._window = asyncio.Semaphore(config.window)
+        self._queue: deque[_Submission] = deque()  # waiting to be sent; retries go to the front
         self._tps_interval = 1.0 / config.tps if config.tps > 0 else 0.0
-        self._next_slot = 0.0
-        self._paused_until = 0.0
-        self._pause_started = float("-inf")
-        self._throttle_streak = 0
-        self._sequence = 0
-        self._in_flight = 0
+        self._next_slot = self._paused_until = 0.0
+        self._pause_epoch = self._throttle_streak = self._sequence = 0
+        self._timer: asyncio.TimerHandle | None = None
         self._drained = asyncio.Event()
         self._deliveries: asyncio.Queue[tuple[_Connection, DeliverSm]] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
@@ -237,7 +255,7 @@ class SmppSession:
 
     @property
     def connected(self) -> bool:
-        """True when every connection of the binding is currently bound."""
+        """True when every connection of the binding is bound (and `close` has not begun)."""
         return bool(self._links) and not self._closing and all(link.conn is not None for link in self._links)
 
     @property
@@ -247,9 +265,9 @@ class SmppSession:
     async def start(self) -> None:
         """Connect and bind every connection of the binding, then keep them alive in the background.
 
-        Raises `BindFailed` when the SMSC refuses the credentials and OSError/TimeoutError when it cannot
-        be reached; nothing is left running in that case. After a successful start, later drops are
-        repaired by reconnecting (with back-off, forever) until `close`.
+        Raises `BindFailed` when the SMSC refuses the credentials, OSError/TimeoutError when it cannot be
+        reached; nothing is left running then. After a successful start, drops are repaired by
+        reconnecting with back-off (indefinitely) until `close`.
         """
         if self._started:
             raise RuntimeError("SmppSession.start() called twice")
@@ -267,8 +285,7 @@ class SmppSession:
             self._closing = True
             raise
         for role, conn in zip(roles, conns, strict=True):
-            link = _Link(role, conn, asyncio.Event())
-            link.ready.set()
+            link = _Link(role, conn)
             link.supervisor = asyncio.create_task(self._supervise(link, conn), name=f"smpp-{role}")
             self._links.append(link)
         self._workers = [
@@ -279,92 +296,113 @@ class SmppSession:
     async def submit(self, pdu: SubmitSm) -> SubmitOutcome:
         """Send one submit_sm and return the SMSC's verdict.
 
-        Waits for a window slot, for the connection to be bound, and for the tps budget and any throttling
-        back-off. Overwrites ``pdu.sequence_number``. ESME_RTHROTTLED / ESME_RMSGQFUL pause the whole
-        session for ``throttle_backoff_s`` (doubling while throttling persists, up to 16×) and the PDU is
-        resubmitted; so is a PDU whose connection dropped before its response (possible duplicate, see the
-        module docstring). Any other non-zero status is returned as ``ok=False``. Raises `SessionClosed`
-        once `close` has begun (or if it gave up waiting for this call's response). Waits indefinitely
-        while the SMSC is unreachable: wrap in ``asyncio.timeout`` to bound it (a cancelled call may still
-        have been accepted by the SMSC).
+        Queues behind earlier calls (FIFO), then waits for a window slot, a bound connection, the end of
+        any throttling pause and the tps budget. Overwrites ``pdu.sequence_number``. ESME_RTHROTTLED and
+        ESME_RMSGQFUL pause the whole session for ``throttle_backoff_s`` (doubling while the throttling
+        persists, up to 16×) and the PDU is sent again; so is a PDU whose connection dropped before its
+        response (a possible duplicate: see the module docstring). Any other non-zero status is returned as
+        ``ok=False``. Raises `PduError` if the PDU cannot be encoded, `SessionClosed` once `close` has
+        begun. Waits as long as the SMSC is unreachable: bound it with ``asyncio.timeout`` if needed (a
+        cancelled call may still have been accepted by the SMSC).
         """
         if self._closing or not self._started:
             raise SessionClosed("the session is not running")
-        await self._window.acquire()
-        self._in_flight += 1
-        try:
-            if self._closing:
-                raise SessionClosed("the session is closing")
-            return await self._submit_in_window(pdu)
-        finally:
-            self._window.release()
-            self._in_flight -= 1
-            if self._in_flight == 0 and self._closing:
-                self._drained.set()
+        future: asyncio.Future[SubmitOutcome] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Submission(pdu, future))
+        self._pump()
+        return await future
 
-    async def _submit_in_window(self, pdu: SubmitSm) -> SubmitOutcome:
-        link = self._links[0]
-        loop = asyncio.get_running_loop()
-        data = b""
-        while True:
-            conn = link.conn
-            if conn is None or self._tps_interval or self._paused_until > loop.time():
-                conn = await self._wait_to_send(link, loop)
-            sequence_number = self._next_sequence()
-            if data:
-                data = data[:12] + sequence_number.to_bytes(4, "big") + data[16:]
-            else:
-                pdu.sequence_number = sequence_number
-                data = pdu.encode()
-            sent_at = loop.time()
-            self._stats.submitted += 1
-            try:
-                resp = await conn.request(data, sequence_number)
-            except _Resubmit:
-                self._stats.resubmitted += 1
-                if self._closing:
-                    raise SessionClosed("closed before the SMSC answered") from None
-                continue
-            status = resp.command_status
-            if status == c.ESME_ROK and isinstance(resp, SubmitSmResp):
-                if self._throttle_streak and sent_at >= self._pause_started:
-                    self._throttle_streak = 0
-                return SubmitOutcome(True, resp.message_id, status)
-            if status in c.THROTTLING_STATUSES:
-                self._stats.throttled += 1
-                self._throttled(sent_at, loop.time())
-                continue
-            return SubmitOutcome(False, None, status or c.ESME_RUNKNOWNERR)
-
-    async def _wait_to_send(self, link: _Link, loop: asyncio.AbstractEventLoop) -> _Connection:
-        paced = not self._tps_interval
-        while True:
-            conn = link.conn
-            if conn is None:
-                if self._closing:
-                    raise SessionClosed("the session closed while waiting for a connection")
-                await link.ready.wait()
-                continue
-            now = loop.time()
-            if self._paused_until > now:
-                await asyncio.sleep(self._paused_until - now)
-                continue
-            if not paced:
-                paced = True
-                slot = max(now, self._next_slot)
-                self._next_slot = slot + self._tps_interval
+    def _pump(self) -> None:
+        """Put queued submissions on the wire while the window, link, pause and tps budget allow."""
+        queue = self._queue
+        conn = self._links[0].conn if self._links else None
+        if self._closing:
+            self._check_drained(conn)
+        if not queue or conn is None or len(conn.submits) >= self.config.window:
+            return
+        now = conn.loop.time()
+        if self._paused_until > now:
+            self._wake_at(self._paused_until)
+            return
+        in_flight, window, interval = conn.submits, self.config.window, self._tps_interval
+        while queue and len(in_flight) < window:
+            submission = queue.popleft()
+            if submission.future.done():
+                continue  # cancelled by its caller before it was sent
+            if interval:
+                slot = max(self._next_slot, now - interval)  # a late timer may catch up by one slot
                 if slot > now:
-                    await asyncio.sleep(slot - now)
+                    queue.appendleft(submission)
+                    self._wake_at(slot)
+                    return
+                self._next_slot = slot + interval
+            sequence_number = self._sequence = self._sequence % c.MAX_SEQUENCE_NUMBER + 1
+            if submission.data:
+                data = submission.data
+                submission.data = data[:12] + sequence_number.to_bytes(4, "big") + data[16:]
+            else:
+                submission.pdu.sequence_number = sequence_number
+                try:
+                    submission.data = submission.pdu.encode()
+                except PduError as exc:
+                    submission.future.set_exception(exc)
                     continue
-            return conn
+            submission.epoch = self._pause_epoch
+            in_flight[sequence_number] = submission
+            conn.send(submission.data)
+            self._stats.submitted += 1
 
-    def _throttled(self, sent_at: float, now: float) -> None:
-        if sent_at < self._pause_started:
-            return  # sent before the current back-off began: that back-off already covers it
-        self._throttle_streak += 1
-        backoff = self.config.throttle_backoff_s * 2 ** min(self._throttle_streak - 1, 4)
-        self._pause_started, self._paused_until = now, now + backoff
-        log.info("SMSC throttling: pausing submits for %.3f s", backoff)
+    def _wake_at(self, when: float) -> None:
+        timer = self._timer
+        if timer is not None:
+            if timer.when() <= when:
+                return
+            timer.cancel()
+        self._timer = asyncio.get_running_loop().call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._pump()
+
+    def _on_submit_resp(self, submission: _Submission, resp: Pdu) -> None:
+        status, future = resp.command_status, submission.future
+        if status == c.ESME_ROK and isinstance(resp, SubmitSmResp):
+            if self._throttle_streak and submission.epoch == self._pause_epoch:
+                self._throttle_streak = 0
+            if not future.done():
+                future.set_result(SubmitOutcome(True, resp.message_id, status))
+        elif status in c.THROTTLING_STATUSES:
+            self._stats.throttled += 1
+            if submission.epoch == self._pause_epoch:  # else: sent before the current pause began
+                self._throttle_streak += 1
+                self._pause_epoch += 1
+                backoff = self.config.throttle_backoff_s * 2 ** min(self._throttle_streak - 1, 4)
+                self._paused_until = asyncio.get_running_loop().time() + backoff
+                log.info("SMSC throttling (%s): pausing submits for %.3f s", c.status_name(status), backoff)
+            if not future.done():
+                self._queue.appendleft(submission)
+        elif not future.done():
+            future.set_result(SubmitOutcome(False, None, status or c.ESME_RUNKNOWNERR))
+
+    def _requeue(self, submissions: list[_Submission]) -> None:
+        live = [s for s in submissions if not s.future.done()]
+        if self._closing:
+            for submission in live:
+                submission.future.set_exception(
+                    SessionClosed("connection lost while closing; outcome unknown")
+                )
+        else:
+            self._stats.resubmitted += len(live)
+            self._queue.extendleft(reversed(live))
+
+    def _check_drained(self, conn: _Connection | None) -> None:
+        if conn is None:  # closing without a link: queued retries can never go out
+            while self._queue:
+                submission = self._queue.popleft()
+                if not submission.future.done():
+                    submission.future.set_exception(SessionClosed("closed before the SMSC answered"))
+        if not self._queue and (conn is None or not conn.submits):
+            self._drained.set()
 
     def _next_sequence(self) -> int:
         self._sequence = self._sequence % c.MAX_SEQUENCE_NUMBER + 1
@@ -377,7 +415,7 @@ class SmppSession:
         elif isinstance(pdu, EnquireLink):
             conn.send(EnquireLinkResp(c.ESME_ROK, pdu.sequence_number).encode())
         elif isinstance(pdu, Unbind):
-            log.warning("SMSC unbound the %s connection", conn.role)
+            log.warning("the SMSC unbound the %s connection", conn.role)
             conn.send(UnbindResp(c.ESME_ROK, pdu.sequence_number).encode())
             conn.loop.call_soon(conn.close)
         else:
@@ -390,10 +428,10 @@ class SmppSession:
             try:
                 await self._on_deliver(pdu)
             except Exception:
-                log.exception("on_deliver failed; answering ESME_RX_T_APPN so the SMSC retries")
+                log.exception("on_deliver failed; answering ESME_RX_T_APPN so that the SMSC retries")
                 self._stats.deliver_errors += 1
                 status = c.ESME_RX_T_APPN
-            if not conn.closed.done():
+            if not conn.lost:
                 conn.send(DeliverSmResp("", status, pdu.sequence_number).encode())
 
     async def _connect(self, role: _Role) -> _Connection:
@@ -421,17 +459,19 @@ class SmppSession:
         return conn
 
     def _connection_lost(self, conn: _Connection) -> None:
-        """Mark the link down at once, so that no submit picks the dead connection before a reconnect."""
         for link in self._links:
             if link.conn is conn:
                 link.conn = None
-                link.ready.clear()
                 self._stats.disconnects += 1
+        submissions, conn.submits = list(conn.submits.values()), {}
+        self._requeue(submissions)
+        if self._closing:
+            self._check_drained(None)
 
     async def _supervise(self, link: _Link, conn: _Connection) -> None:
         cfg = self.config
         while True:
-            await asyncio.shield(conn.closed)  # cancelling the supervisor must not mark the connection closed
+            await asyncio.shield(conn.closed)  # cancelling the supervisor must not resolve `closed`
             if self._closing:
                 return
             log.warning("SMPP %s connection lost; reconnecting", link.role)
@@ -444,34 +484,28 @@ class SmppSession:
                 except Exception as exc:
                     log.warning("SMPP %s reconnect failed (%r); next try in ~%.1f s", link.role, exc, delay)
                     delay = min(delay * 2, cfg.reconnect_max_s)
-            if conn.closed.done():
-                continue  # lost again before it could be used
-            link.conn = conn
-            link.ready.set()
+            if not conn.lost:
+                link.conn = conn
+                self._pump()
 
     async def _keepalive(self, conn: _Connection) -> None:
-        """Send enquire_link after ``enquire_link_s`` without traffic; drop the connection when any request
-        has waited longer than ``response_timeout_s``."""
+        """Send enquire_link after ``enquire_link_s`` without traffic; drop the connection when a request
+        has waited longer than ``response_timeout_s`` (the pending ones are then resubmitted)."""
         cfg = self.config
         tick = min(1.0, max(0.005, min(cfg.enquire_link_s, cfg.response_timeout_s) / 4))
-        while not conn.closed.done():
+        first_seen: dict[int, float] = {}
+        while not conn.lost:
             await asyncio.sleep(tick)
             now = conn.loop.time()
-            deadlines, pending = conn.deadlines, conn.pending
-            while deadlines:
-                deadline, sequence_number = deadlines[0]
-                fut = pending.get(sequence_number)
-                if fut is None or fut.done():
-                    deadlines.popleft()
-                    pending.pop(sequence_number, None)
-                elif deadline <= now:
-                    log.warning(
-                        "SMPP %s: no response within %.1f s; dropping", conn.role, cfg.response_timeout_s
-                    )
-                    conn.abort()
-                    return
-                else:
-                    break
+            for seq in [seq for seq, fut in conn.requests.items() if fut.done()]:
+                del conn.requests[seq]  # abandoned by a cancelled caller
+            # At most window + 3 requests are pending: scanning them per tick is cheaper than stamping each
+            # request when sent. A request is stamped when first seen, so a timeout is late by up to a tick.
+            first_seen = {seq: first_seen.get(seq, now) for seq in (*conn.submits, *conn.requests)}
+            if first_seen and now - min(first_seen.values()) >= cfg.response_timeout_s:
+                log.warning("SMPP %s: no response within %.1f s; dropping", conn.role, cfg.response_timeout_s)
+                conn.abort()
+                return
             if not conn.enquiring and now - conn.last_rx >= cfg.enquire_link_s:
                 conn.enquiring = True
                 self._stats.enquire_links_sent += 1
@@ -480,52 +514,51 @@ class SmppSession:
                 fut.add_done_callback(functools.partial(_enquire_done, conn))
 
     async def close(self, drain_timeout_s: float | None = None) -> None:
-        """Stop accepting submits, wait up to ``drain_timeout_s`` (default ``response_timeout_s``) for those
-        in flight, unbind each connection politely, then close everything. Idempotent. Calls still
-        unanswered when the timeout expires raise `SessionClosed`."""
+        """Refuse new submits (queued, never-sent ones raise `SessionClosed`), wait up to
+        ``drain_timeout_s`` (default ``response_timeout_s``) for those in flight, unbind each connection
+        politely and close everything. Calls still unanswered after the wait raise `SessionClosed`.
+        Idempotent."""
         if self._closing:
             return
         self._closing = True
         timeout = self.config.response_timeout_s if drain_timeout_s is None else drain_timeout_s
-        for link in self._links:
-            link.ready.set()  # wake submits waiting for a reconnect: they now raise SessionClosed
-        if self._in_flight:
-            try:
-                await asyncio.wait_for(self._drained.wait(), timeout)
-            except TimeoutError:
-                log.warning("closing with %d submits still unanswered", self._in_flight)
+        never_sent = [s for s in self._queue if not s.data]
+        self._queue = deque(s for s in self._queue if s.data)
+        for submission in never_sent:
+            if not submission.future.done():
+                submission.future.set_exception(SessionClosed("the session closed before this was sent"))
+        self._pump()
+        try:
+            await asyncio.wait_for(self._drained.wait(), timeout)
+        except TimeoutError:
+            log.warning("closing with submits still unanswered after %.1f s", timeout)
         for link in self._links:
             if link.supervisor is not None:
                 link.supervisor.cancel()
-        for link in self._links:
-            conn = link.conn
-            if conn is None or conn.closed.done():
-                continue
+        conns = [link.conn for link in self._links if link.conn is not None]
+        for conn in conns:
             sequence_number = self._next_sequence()
-            try:
+            with contextlib.suppress(Exception):
                 await asyncio.wait_for(
                     conn.request(Unbind(sequence_number).encode(), sequence_number), timeout
                 )
-            except Exception as exc:
-                log.debug("unbind of the %s connection unanswered: %r", link.role, exc)
             conn.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(conn.closed), 1.0)
-        for link in self._links:
-            if link.conn is not None:
-                link.conn.abort()
-                if link.conn.keepalive is not None:
-                    link.conn.keepalive.cancel()
-        for task in self._workers:
+        for conn in conns:
+            conn.abort()
+            self._connection_lost(conn)  # fails whatever is still in flight with SessionClosed
+        if self._timer is not None:
+            self._timer.cancel()
+        self._check_drained(None)
+        tasks = [*self._workers, *(link.supervisor for link in self._links if link.supervisor)]
+        tasks += [conn.keepalive for conn in conns if conn.keepalive is not None]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(
-            *self._workers,
-            *(link.supervisor for link in self._links if link.supervisor),
-            return_exceptions=True,
-        )
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _enquire_done(conn: _Connection, fut: asyncio.Future[Pdu]) -> None:
     conn.enquiring = False
     if not fut.cancelled():
-        fut.exception()  # retrieved so that a lost connection is not reported as "never retrieved"
+        fut.exception()  # retrieve it, so that a lost connection is not logged as "never retrieved"
