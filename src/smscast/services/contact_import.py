@@ -17,7 +17,8 @@ without ``mobile``, an empty or repeated header name, or a bad ``group`` name â†
 an unknown label â†’ 400002006.
 
 With ``group``, every imported contact (created or updated) becomes a member of that group, which is
-created (strategy ``None``) when missing; ``All`` is accepted and changes nothing.
+created (strategy ``None``) when missing; ``All`` is accepted and changes nothing; ``NotListed`` is
+400000000.
 
 Cost: the numbers are validated grouped by country calling code (``domain.numbers``), existing mobiles
 are looked up in chunks, and contacts, labels and memberships are written with executemany, all in one
@@ -32,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from smscast.db.contacts import ALL_GROUP, ContactRepository, NewContact
+from smscast.db.contacts import ALL_GROUP, NOT_LISTED_GROUP, ContactRepository, NewContact
 from smscast.db.database import Database
 from smscast.db.groups import GroupRepository
 from smscast.domain.clock import Clock
@@ -92,6 +93,8 @@ def import_contacts(
     """Import ``data`` (CSV bytes) into ``account_id``'s contacts; see the module docstring."""
     if group is not None:
         group = check_group_name(group, "group")
+        if group == NOT_LISTED_GROUP:
+            raise validation_error("group", "NotListed is a virtual group: its members follow the contacts")
     header, records = _read(data)
     with db.read() as conn:
         types = ContactRepository(conn).label_types(account_id)
