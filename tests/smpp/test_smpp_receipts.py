@@ -113,3 +113,20 @@ def test_never_raises(data: bytes, tlvs: dict[int, bytes]) -> None:
     receipt = parse_receipt(receipt_pdu(data, tlvs))
     assert receipt is not None
     assert receipt.stat.isupper() or receipt.stat == receipt.stat.upper()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "id:9 sub:001 dlvrd:001 submit date:2611271530 done date:2611271531 stat:DELIVRD err:000",
+        "id:9 sub:001 dlvrd:001 submit date:2611271530 done date:2611271531 stat:DELIVRD err:000 text:",
+        "ID:9 SUB:001 DLVRD:001 SUBMIT DATE:2611271530 DONE DATE:2611271531 STAT:delivrd ERR:000 Text:hi",
+        "id:9  sub:001 dlvrd:001 submit_date:2611271530 done_date:2611271531 stat:DELIVRD err:000 text:hi",
+    ],
+)
+def test_standard_layout_and_its_variants_agree(text: str) -> None:
+    receipt = parse_receipt(receipt_pdu(text))
+    assert receipt is not None
+    assert (receipt.message_id, receipt.stat, receipt.err) == ("9", "DELIVRD", "000")
+    assert (receipt.submit_date, receipt.done_date) == ("2611271530", "2611271531")
+    assert receipt.text in ("", "hi")

@@ -20,6 +20,10 @@ _FIELD = re.compile(
     r"\b(id|sub|dlvrd|submit[ _]date|done[ _]date|stat|err)\s*:\s*(\S*)|\btext\s*:(.*)$",
     re.IGNORECASE | re.DOTALL,
 )
+_STANDARD = re.compile(
+    r"id:(\S*) sub:\S* dlvrd:\S* submit date:(\S*) done date:(\S*) stat:(\S*) err:(\S*)(?: text:(.*))?$",
+    re.IGNORECASE | re.DOTALL,
+)
 _DATE = re.compile(r"^\d{10}(\d{2})?$")
 
 
@@ -65,14 +69,7 @@ def parse_receipt(pdu: DeliverSm) -> Receipt | None:
     if not is_receipt(pdu):
         return None
     body = pdu.short_message or pdu.tlvs.get(c.TAG_MESSAGE_PAYLOAD, b"")
-    fields: dict[str, str] = {}
-    text = ""
-    for match in _FIELD.finditer(body.decode("latin-1")):
-        if match.group(3) is not None:
-            text = match.group(3).strip()
-            break
-        key = match.group(1).lower().replace("_", " ")
-        fields.setdefault(key, match.group(2))
+    fields = _text_fields(body.decode("latin-1"))
     message_id = get_cstring(pdu.tlvs, c.TAG_RECEIPTED_MESSAGE_ID) or fields.get("id", "")
     state = get_int(pdu.tlvs, c.TAG_MESSAGE_STATE)
     if state is not None and state in c.MESSAGE_STATES:
@@ -90,8 +87,27 @@ def parse_receipt(pdu: DeliverSm) -> Receipt | None:
         err=err,
         submit_date=_date_or_none(fields.get("submit date")),
         done_date=_date_or_none(fields.get("done date")),
-        text=text,
+        text=fields.get("text", ""),
     )
+
+
+def _text_fields(body: str) -> dict[str, str]:
+    """Read the receipt text into lower-case keys (id, submit date, …, text); absent fields are absent."""
+    standard = _STANDARD.match(body)
+    if standard is not None:  # the common layout, in one match
+        keys = ("id", "submit date", "done date", "stat", "err", "text")
+        return {
+            key: value.strip()
+            for key, value in zip(keys, standard.groups(), strict=True)
+            if value is not None
+        }
+    fields: dict[str, str] = {}
+    for match in _FIELD.finditer(body):
+        if match.group(3) is not None:
+            fields["text"] = match.group(3).strip()
+            break
+        fields.setdefault(match.group(1).lower().replace("_", " "), match.group(2))
+    return fields
 
 
 def _date_or_none(raw: str | None) -> str | None:

@@ -336,7 +336,7 @@ class SmppSession:
                     self._wake_at(slot)
                     return
                 self._next_slot = slot + interval
-            sequence_number = self._sequence = self._sequence % c.MAX_SEQUENCE_NUMBER + 1
+            sequence_number = self._next_sequence()
             if submission.data:
                 data = submission.data
                 submission.data = data[:12] + sequence_number.to_bytes(4, "big") + data[16:]
