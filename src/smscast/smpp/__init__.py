@@ -2,8 +2,15 @@
 ESME session (`session`). Knows nothing about campaigns or databases."""
 
 from smscast.smpp.pdu import DeliverSm, Pdu, PduError, PduReader, SubmitSm, SubmitSmResp, decode_pdu
-from smscast.smpp.receipts import Receipt, parse_receipt
-from smscast.smpp.session import BindFailed, SessionClosed, SmppConfig, SmppSession, SubmitOutcome
+from smscast.smpp.receipts import Receipt, parse_receipt, parse_receipt_date
+from smscast.smpp.session import (
+    BindFailed,
+    SessionClosed,
+    SessionStats,
+    SmppConfig,
+    SmppSession,
+    SubmitOutcome,
+)
 from smscast.smpp.submit import build_submit_sms, relative_validity_period
 
 __all__ = [
@@ -14,6 +21,7 @@ __all__ = [
     "PduReader",
     "Receipt",
     "SessionClosed",
+    "SessionStats",
     "SmppConfig",
     "SmppSession",
     "SubmitOutcome",
@@ -22,5 +30,6 @@ __all__ = [
     "build_submit_sms",
     "decode_pdu",
     "parse_receipt",
+    "parse_receipt_date",
     "relative_validity_period",
 ]

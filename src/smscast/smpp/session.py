@@ -462,7 +462,8 @@ class SmppSession:
         for link in self._links:
             if link.conn is conn:
                 link.conn = None
-                self._stats.disconnects += 1
+                if not self._closing:
+                    self._stats.disconnects += 1
         submissions, conn.submits = list(conn.submits.values()), {}
         self._requeue(submissions)
         if self._closing:
