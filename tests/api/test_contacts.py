@@ -284,3 +284,16 @@ def test_repository_records(container: Container, tenant: Tenant, other_tenant: 
         by_mobile = repo.by_mobiles(tenant.account_id, [UK, mobile(5), "+15550000000"])
         assert set(by_mobile) == {UK}
         assert by_mobile[UK].blacklisted_services == frozenset({"Sms"})
+
+
+def test_concurrent_duplicate_mobile_is_409(
+    container: Container, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A create racing another with the same mobile (both pass the check) loses on the unique key: 409."""
+    add(tenant, GR, firstName="First")
+    monkeypatch.setattr(ContactRepository, "id_by_mobile", lambda *_args: None)
+    assert_error(tenant.post("/contacts/my", json={"mobile": GR}), 409, "409002005")
+    assert count(tenant) == 1
+    other = add(tenant, UK)
+    assert_error(tenant.put(f"/contacts/my/{other['id']}", json={"mobile": GR}), 409, "409002005")
+    assert tenant.get(f"/contacts/my/{other['id']}").json() == other

@@ -12,11 +12,13 @@ Two read shapes:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, TypeVar
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
 from smscast.db.schema import blacklist, contact_labels, contacts, group_members, groups, label_definitions
@@ -59,6 +61,32 @@ _RECORD_COLUMNS: Final = (
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+class UniqueViolation(Exception):
+    """A unique key rejected a write: a concurrent request stored the same mobile, group or label name
+    between this transaction's check and its insert (PostgreSQL; SQLite serialises writers). The
+    transaction is unusable afterwards: let it roll back."""
+
+
+@contextmanager
+def unique_guard() -> Iterator[None]:
+    """Turn a unique-key ``IntegrityError`` into ``UniqueViolation`` (other integrity errors pass)."""
+    try:
+        yield
+    except sa.exc.IntegrityError as exc:
+        sqlstate = getattr(exc.orig, "sqlstate", None)
+        if sqlstate == "23505" or "UNIQUE constraint failed" in str(exc.orig):
+            raise UniqueViolation(str(exc.orig)) from exc
+        raise
+
+
+def insert_ignoring_duplicates(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows``, skipping those whose key exists (``ON CONFLICT DO NOTHING``, both backends)."""
+    if not rows:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    conn.execute(dialect.insert(table).on_conflict_do_nothing(), list(rows))
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,11 +179,13 @@ class ContactRepository:
         return {row.name: row.type for row in rows}
 
     def insert_label_definitions(self, account_id: str, labels: Sequence[tuple[str, str]]) -> None:
+        """Raises ``UniqueViolation`` if one was defined concurrently."""
         if labels:
-            self.conn.execute(
-                label_definitions.insert(),
-                [{"account_id": account_id, "name": name, "type": kind} for name, kind in labels],
-            )
+            with unique_guard():
+                self.conn.execute(
+                    label_definitions.insert(),
+                    [{"account_id": account_id, "name": name, "type": kind} for name, kind in labels],
+                )
 
     # --- single contacts ---------------------------------------------------------------------------
 
@@ -176,9 +206,14 @@ class ContactRepository:
         )
 
     def insert(self, account_id: str, contacts_in: Sequence[NewContact], now: datetime) -> None:
-        """Insert contacts and their custom labels (executemany; the caller checked mobiles are free)."""
+        """Insert contacts and their custom labels (executemany). The caller checked the mobiles are free;
+        ``UniqueViolation`` if a concurrent request took one since."""
         if not contacts_in:
             return
+        with unique_guard():
+            self._insert_rows(account_id, contacts_in, now)
+
+    def _insert_rows(self, account_id: str, contacts_in: Sequence[NewContact], now: datetime) -> None:
         self.conn.execute(
             contacts.insert(),
             [
@@ -205,13 +240,14 @@ class ContactRepository:
             self.conn.execute(contact_labels.insert(), label_rows)
 
     def update(self, account_id: str, contact_id: str, values: Mapping[str, Any]) -> None:
-        """Set columns (``first_name``, ``mobile``, …) of one contact."""
+        """Set columns (``first_name``, ``mobile``, …) of one contact (``UniqueViolation``: mobile taken)."""
         if values:
-            self.conn.execute(
-                contacts.update()
-                .where(contacts.c.account_id == account_id, contacts.c.id == contact_id)
-                .values(**values)
-            )
+            with unique_guard():
+                self.conn.execute(
+                    contacts.update()
+                    .where(contacts.c.account_id == account_id, contacts.c.id == contact_id)
+                    .values(**values)
+                )
 
     def update_many_keeping_blanks(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Bulk update by ``id``: each row carries ``id``, ``first_name``, ``last_name``, ``email`` and
@@ -389,8 +425,9 @@ class ContactRepository:
         were not blacklisted for it before."""
         already = self._blacklisted_among(ids, service)
         fresh = [cid for cid in dict.fromkeys(ids) if cid not in already]
-        if fresh:
-            self.conn.execute(blacklist.insert(), [{"contact_id": cid, "service": service} for cid in fresh])
+        insert_ignoring_duplicates(
+            self.conn, blacklist, [{"contact_id": cid, "service": service} for cid in fresh]
+        )
         return len(fresh)
 
     def blacklist_remove(self, ids: Sequence[str], service: str) -> int:

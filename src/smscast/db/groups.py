@@ -28,7 +28,9 @@ from smscast.db.contacts import (
     ContactRepository,
     chunks,
     in_groups,
+    insert_ignoring_duplicates,
     member_condition,
+    unique_guard,
 )
 from smscast.db.schema import contact_labels, contacts, group_members, groups
 
@@ -103,12 +105,14 @@ class GroupRepository:
         return found
 
     def insert(self, account_id: str, name: str, strategy: str, filters: str | None, now: datetime) -> int:
-        """A new (empty) group; the caller checked the name is free. Returns its id."""
-        result = self.conn.execute(
-            groups.insert()
-            .values(account_id=account_id, name=name, strategy=strategy, filters=filters, created_at=now)
-            .returning(groups.c.id)
-        )
+        """A new (empty) group; the caller checked the name is free (``UniqueViolation`` if a concurrent
+        request took it since). Returns its id."""
+        with unique_guard():
+            result = self.conn.execute(
+                groups.insert()
+                .values(account_id=account_id, name=name, strategy=strategy, filters=filters, created_at=now)
+                .returning(groups.c.id)
+            )
         return int(result.scalar_one())
 
     def delete(self, group_ids: Sequence[int]) -> None:
@@ -172,19 +176,8 @@ class GroupRepository:
 
     def add_members(self, group_id: int, contact_ids: Sequence[str]) -> None:
         """Add contacts (already checked to be the group's account's) unless they are members already."""
-        wanted = list(dict.fromkeys(contact_ids))
-        present: set[str] = set()
-        for part in chunks(wanted):
-            present.update(
-                self.conn.execute(
-                    sa.select(group_members.c.contact_id).where(
-                        group_members.c.group_id == group_id, group_members.c.contact_id.in_(part)
-                    )
-                ).scalars()
-            )
-        fresh = [{"group_id": group_id, "contact_id": cid} for cid in wanted if cid not in present]
-        if fresh:
-            self.conn.execute(group_members.insert(), fresh)
+        rows = [{"group_id": group_id, "contact_id": cid} for cid in dict.fromkeys(contact_ids)]
+        insert_ignoring_duplicates(self.conn, group_members, rows)
 
     def add_members_where(self, group_id: int, condition: sa.ColumnElement[bool]) -> None:
         """Add every contact matching ``condition`` (which must include the account) to an EMPTY group, in

@@ -33,11 +33,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from smscast.db.contacts import ALL_GROUP, NOT_LISTED_GROUP, ContactRepository, NewContact
+from smscast.db.contacts import ALL_GROUP, NOT_LISTED_GROUP, ContactRepository, NewContact, UniqueViolation
 from smscast.db.database import Database
 from smscast.db.groups import GroupRepository
 from smscast.domain.clock import Clock
-from smscast.domain.errors import InvalidLabels, ValidationFailed, validation_error
+from smscast.domain.errors import AlreadyExists, InvalidLabels, ValidationFailed, validation_error
 from smscast.domain.numbers import country_calling_code, parse_e164
 from smscast.services.contacts import email_problem, label_value_problem, text_problem
 from smscast.services.groups import check_group_name
@@ -125,7 +125,12 @@ def import_contacts(
                 )
             else:
                 updated.append((contact_id, row))
-        repo.insert(account_id, created, clock.now())
+        try:
+            repo.insert(account_id, created, clock.now())
+        except UniqueViolation:
+            raise AlreadyExists(
+                "A concurrent request created contacts with some of these mobiles; retry"
+            ) from None
         repo.update_many_keeping_blanks(
             [
                 {
@@ -143,7 +148,10 @@ def import_contacts(
             groups = GroupRepository(conn)
             group_id = groups.find_by_names(account_id, [group]).get(group)
             if group_id is None:
-                group_id = groups.insert(account_id, group, "None", None, clock.now())
+                try:
+                    group_id = groups.insert(account_id, group, "None", None, clock.now())
+                except UniqueViolation:
+                    raise AlreadyExists(f"A concurrent request created the group {group}; retry") from None
             groups.add_members(group_id, [c.id for c in created] + [contact_id for contact_id, _ in updated])
     return ImportResult(len(created), len(updated), failures)
 

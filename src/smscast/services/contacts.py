@@ -14,10 +14,19 @@ import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Final
 
-from smscast.db.contacts import DEFAULT_LABELS, SORT_COLUMNS, ContactRepository, ContactRow, NewContact
+from smscast.db.contacts import (
+    ALL_GROUP_ID,
+    DEFAULT_LABELS,
+    SORT_COLUMNS,
+    ContactRepository,
+    ContactRow,
+    NewContact,
+    UniqueViolation,
+)
 from smscast.db.database import Database
 from smscast.db.groups import GroupRepository, member_condition
 from smscast.domain.clock import Clock
@@ -183,7 +192,8 @@ class ContactService:
             if repo.id_by_mobile(account_id, number.e164) is not None:
                 raise AlreadyExists(f"A contact with mobile {number.e164} already exists")
             contact_id = self.new_id()
-            repo.insert(
+            self._insert(
+                repo,
                 account_id,
                 [
                     NewContact(
@@ -198,6 +208,7 @@ class ContactService:
                     )
                 ],
                 self.clock.now(),
+                number.e164,
             )
             return self._row(repo, account_id, contact_id)
 
@@ -223,7 +234,10 @@ class ContactService:
                 if owner is not None and owner != contact_id:
                     raise AlreadyExists(f"A contact with mobile {number.e164} already exists")
                 values.update(mobile=number.e164, country=number.region or None)
-            repo.update(account_id, contact_id, values)
+            try:
+                repo.update(account_id, contact_id, values)
+            except UniqueViolation:
+                raise AlreadyExists(f"A contact with mobile {values['mobile']} already exists") from None
             if labels:
                 repo.set_labels({contact_id: labels})
             return self._row(repo, account_id, contact_id)
@@ -250,7 +264,9 @@ class ContactService:
         check_sort(sort)
         with self.db.read() as conn:
             repo = ContactRepository(conn)
-            ids, total = repo.page_ids(member_condition(account_id, [0]), sort, descending, page * size, size)
+            ids, total = repo.page_ids(
+                member_condition(account_id, [ALL_GROUP_ID]), sort, descending, page * size, size
+            )
             return Page(repo.rows(account_id, ids), total, page, size)
 
     def mobile_exists(self, account_id: str, value: str) -> bool:
@@ -294,7 +310,10 @@ class ContactService:
             for name, _ in checked:
                 if name in existing or name in RESERVED_LABELS:
                     raise LabelExists(f"The label {name} already exists")
-            repo.insert_label_definitions(account_id, checked)
+            try:
+                repo.insert_label_definitions(account_id, checked)
+            except UniqueViolation:
+                raise LabelExists("One of the labels was created by a concurrent request") from None
         return checked
 
     # --- blacklist ---------------------------------------------------------------------------------
@@ -345,6 +364,15 @@ class ContactService:
         from smscast.services.contact_import import import_contacts
 
         return import_contacts(self.db, self.clock, self.new_id, account_id, data, group)
+
+    @staticmethod
+    def _insert(
+        repo: ContactRepository, account_id: str, new: list[NewContact], now: datetime, mobile: str
+    ) -> None:
+        try:
+            repo.insert(account_id, new, now)
+        except UniqueViolation:
+            raise AlreadyExists(f"A contact with mobile {mobile} already exists") from None
 
     @staticmethod
     def _row(repo: ContactRepository, account_id: str, contact_id: str) -> ContactRow:

@@ -29,6 +29,7 @@ from smscast.db.contacts import (
     VIRTUAL_GROUP_IDS,
     ContactRepository,
     ContactRow,
+    UniqueViolation,
 )
 from smscast.db.database import Database
 from smscast.db.groups import (
@@ -171,7 +172,7 @@ class GroupService:
                 if specs
                 else None
             )
-            group_id = groups.insert(account_id, name, chosen, stored, self.clock.now())
+            group_id = self._insert(groups, account_id, name, chosen, stored)
             if chosen == "All":
                 groups.add_members_where(group_id, contacts.c.account_id == account_id)
             elif chosen == "Filtered":
@@ -205,7 +206,7 @@ class GroupService:
                 )
             else:
                 condition = member_condition(account_id, ids)
-            group_id = groups.insert(account_id, name, "None", None, self.clock.now())
+            group_id = self._insert(groups, account_id, name, "None", None)
             groups.add_members_where(group_id, condition)
             return self._size(groups, account_id, name)
 
@@ -265,6 +266,14 @@ class GroupService:
     def _size(groups: GroupRepository, account_id: str, name: str) -> GroupSize:
         group_id = _resolve(groups, account_id, [name])[name]
         return GroupSize(name, groups.member_counts(account_id, [group_id])[group_id])
+
+    def _insert(
+        self, groups: GroupRepository, account_id: str, name: str, strategy: str, filters: str | None
+    ) -> int:
+        try:
+            return groups.insert(account_id, name, strategy, filters, self.clock.now())
+        except UniqueViolation:
+            raise AlreadyExists(f"A group named {name} already exists") from None
 
     @staticmethod
     def _require_free(groups: GroupRepository, account_id: str, name: str) -> None:
