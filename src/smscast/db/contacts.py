@@ -290,14 +290,6 @@ class ContactRepository:
         if rows:
             self.conn.execute(contact_labels.insert(), rows)
 
-    def replace_labels(self, contact_id: str, labels: Mapping[str, str]) -> None:
-        self.conn.execute(contact_labels.delete().where(contact_labels.c.contact_id == contact_id))
-        if labels:
-            self.conn.execute(
-                contact_labels.insert(),
-                [{"contact_id": contact_id, "name": name, "value": value} for name, value in labels.items()],
-            )
-
     def delete(self, account_id: str, ids: Sequence[str]) -> list[str]:
         """Delete the contacts of ``account_id`` among ``ids``; returns the ids deleted, in input order.
 
@@ -412,11 +404,6 @@ class ContactRepository:
             .limit(limit)
         ).scalars()
         return list(ids), int(total)
-
-    def ids_where(self, condition: sa.ColumnElement[bool]) -> list[str]:
-        return list(
-            self.conn.execute(sa.select(contacts.c.id).where(condition).order_by(contacts.c.id)).scalars()
-        )
 
     # --- blacklist ---------------------------------------------------------------------------------
 
