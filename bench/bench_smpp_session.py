@@ -76,25 +76,30 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=20_000)
     parser.add_argument("--window", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=200, help="coroutines calling submit()")
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--receipts", action="store_true")
     args = parser.parse_args()
-    raw_rates: list[float] = []
-    session_rates: list[float] = []
+    rates: dict[str, list[float]] = {"raw asyncio client": [], "SmppSession": []}
+    cpu: dict[str, list[float]] = {"raw asyncio client": [], "SmppSession": []}  # client CPU µs per message
     with smsc_simulator(record=False, receipts=args.receipts) as smsc:
         target = (smsc.host, smsc.port, smsc.system_id, smsc.password, args.n)
         for _ in range(args.runs):
-            raw_rates.append(asyncio.run(run_raw(*target, args.window, args.receipts)).rate)
+            started = time.process_time()
+            rates["raw asyncio client"].append(asyncio.run(run_raw(*target, args.window, args.receipts)).rate)
+            cpu["raw asyncio client"].append((time.process_time() - started) / args.n * 1e6)
+            started = time.process_time()
             rate, _ = asyncio.run(run_session(*target, args.window, args.concurrency, args.receipts))
-            session_rates.append(rate)
-    raw, session = statistics.median(raw_rates), statistics.median(session_rates)
+            rates["SmppSession"].append(rate)
+            cpu["SmppSession"].append((time.process_time() - started) / args.n * 1e6)
     mode = "with receipts" if args.receipts else "no receipts"
-    print(f"{args.n} submit_sm, window {args.window}, {mode}, median of {args.runs} runs")
-    print(f"raw asyncio client : {raw:>9,.0f} msg/s   runs: {', '.join(f'{r:,.0f}' for r in raw_rates)}")
-    print(
-        f"SmppSession        : {session:>9,.0f} msg/s   runs: {', '.join(f'{r:,.0f}' for r in session_rates)}"
-    )
-    print(f"ratio session/raw  : {session / raw:.2f}")
+    print(f"{args.n} submit_sm, window {args.window}, {mode}, {args.concurrency} submitting coroutines;")
+    print(f"median of {args.runs} alternating runs; CPU is this client process's CPU time per message")
+    for name, values in rates.items():
+        runs = ", ".join(f"{r:,.0f}" for r in values)
+        rate, median_cpu = statistics.median(values), statistics.median(cpu[name])
+        print(f"{name:<19}: {rate:>7,.0f} msg/s  CPU {median_cpu:4.1f} µs/msg  runs: {runs}")
+    ratio = statistics.median(rates["SmppSession"]) / statistics.median(rates["raw asyncio client"])
+    print(f"ratio session/raw  : {ratio:.2f}")
 
 
 if __name__ == "__main__":
