@@ -33,10 +33,15 @@ def test_transactions_page_and_balance_is_ledger_sum(container: Container, tenan
 
 
 def test_transactions_date_filter_and_bad_date(tenant: Tenant) -> None:
-    assert tenant.get("/accounts/me/transactions", params={"from": "2999-01-01T00:00:00Z"}).json()[
-        "totalElements"
-    ] == 0
-    body = assert_error(tenant.get("/accounts/me/transactions", params={"from": "yesterday"}), 400, "400000000")
+    assert (
+        tenant.get("/accounts/me/transactions", params={"from": "2999-01-01T00:00:00Z"}).json()[
+            "totalElements"
+        ]
+        == 0
+    )
+    body = assert_error(
+        tenant.get("/accounts/me/transactions", params={"from": "yesterday"}), 400, "400000000"
+    )
     assert "from" in body["properties"]
     body = assert_error(tenant.get("/accounts/me/transactions", params={"to": "2026-01-01T00:00:00"}), 400)
     assert "to" in body["properties"]

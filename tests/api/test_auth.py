@@ -16,7 +16,9 @@ from tests.conftest import Tenant, assert_error, basic_auth, new_tenant
 
 
 def _token(http: TestClient, app_id: str, secret: str, **data: str) -> object:
-    return http.post("/oauth/token", data={"grant_type": "client_credentials", **data}, headers=basic_auth(app_id, secret))
+    return http.post(
+        "/oauth/token", data={"grant_type": "client_credentials", **data}, headers=basic_auth(app_id, secret)
+    )
 
 
 def test_token_shape_with_all_scopes(tenant: Tenant) -> None:
@@ -35,8 +37,10 @@ def test_scope_separators(tenant: Tenant, scope: str) -> None:
     response = tenant.http.post(
         "/oauth/token",
         content=raw,
-        headers={**basic_auth(tenant.application_id, tenant.application_secret),
-                 "Content-Type": "application/x-www-form-urlencoded"},
+        headers={
+            **basic_auth(tenant.application_id, tenant.application_secret),
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
     )
     assert response.status_code == 200, response.text
     assert response.json()["scope"] == "contact sms"
@@ -108,9 +112,13 @@ def test_secrets_and_tokens_are_stored_hashed(container: Container, tenant: Tena
         stored_secret = conn.execute(
             sa.select(applications.c.secret_hash).where(applications.c.id == tenant.application_id)
         ).scalar_one()
-        token_hashes = conn.execute(
-            sa.select(tokens.c.token_hash).where(tokens.c.application_id == tenant.application_id)
-        ).scalars().all()
+        token_hashes = (
+            conn.execute(
+                sa.select(tokens.c.token_hash).where(tokens.c.application_id == tenant.application_id)
+            )
+            .scalars()
+            .all()
+        )
     assert tenant.application_secret not in stored_secret
     assert stored_secret.startswith("pbkdf2_sha256$")
     assert tenant.token not in token_hashes and len(token_hashes) == 1

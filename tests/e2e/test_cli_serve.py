@@ -21,14 +21,21 @@ def _free_port() -> int:
 
 def _smscast(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "smscast", *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "smscast", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
 def test_cli_and_serve(tmp_path: Path) -> None:
     env = {**os.environ, "SMSCAST_DATABASE_URL": f"sqlite:///{tmp_path / 'data' / 'smscast.db'}"}
     assert _smscast("migrate", env=env).returncode == 0
-    created = _smscast("accounts", "create", "--name", "acme", "--balance", "100", "--currency", "EUR", env=env)
+    created = _smscast(
+        "accounts", "create", "--name", "acme", "--balance", "100", "--currency", "EUR", env=env
+    )
     assert created.returncode == 0, created.stderr
     creds = json.loads(created.stdout)
     assert set(creds) == {"accountId", "applicationId", "applicationSecret"}
@@ -39,7 +46,9 @@ def test_cli_and_serve(tmp_path: Path) -> None:
     missing = _smscast("accounts", "topup", "nope", "1", env=env)
     assert missing.returncode == 1 and "404001001" in missing.stderr
     prices = tmp_path / "prices.csv"
-    prices.write_text("mcc,mnc,iso,country,network,price\n202,01,GR,Greece,Cosmote,0.05\n000,000,ZZ,Other,All,0.1\n")
+    prices.write_text(
+        "mcc,mnc,iso,country,network,price\n202,01,GR,Greece,Cosmote,0.05\n000,000,ZZ,Other,All,0.1\n"
+    )
     assert json.loads(_smscast("prices", "load", str(prices), env=env).stdout) == {"loaded": 2}
     bad_prices = tmp_path / "bad.csv"
     bad_prices.write_text("mcc,iso\n1,GR\n")
@@ -67,7 +76,9 @@ def test_cli_and_serve(tmp_path: Path) -> None:
             data={"grant_type": "client_credentials"},
             auth=(creds["applicationId"], creds["applicationSecret"]),
         ).json()["access_token"]
-        balance = httpx.get(f"{base}/accounts/me/balance", headers={"Authorization": f"Bearer {token}"}).json()
+        balance = httpx.get(
+            f"{base}/accounts/me/balance", headers={"Authorization": f"Bearer {token}"}
+        ).json()
         assert balance["balance"] == 105.5
     finally:
         server.terminate()

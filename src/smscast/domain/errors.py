@@ -95,6 +95,13 @@ class AlreadyExists(DomainError):
     default_message = "A contact with that mobile, or a group with that name, already exists"
 
 
+class InvalidFilters(DomainError):
+    """Routee's "Search filters are invalid" (a group created with the ``Filtered`` strategy)."""
+
+    code = "400002007"
+    default_message = "Search filters are invalid"
+
+
 class InvalidLabels(DomainError):
     code = "400002006"
     default_message = "The contact's labels are invalid"

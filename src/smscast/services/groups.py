@@ -43,7 +43,13 @@ from smscast.db.groups import (
 )
 from smscast.db.schema import contacts
 from smscast.domain.clock import Clock
-from smscast.domain.errors import AlreadyExists, ContactNotFound, DomainError, GroupNotFound, validation_error
+from smscast.domain.errors import (
+    AlreadyExists,
+    ContactNotFound,
+    GroupNotFound,
+    InvalidFilters,
+    validation_error,
+)
 from smscast.services.contacts import check_sort
 from smscast.services.paging import Page
 
@@ -60,13 +66,6 @@ OPERATOR_ALIASES: Final = {
     "notEquals": "is_not",
 }
 _FORBIDDEN: Final = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class InvalidFilters(DomainError):
-    """Routee's "Search filters are invalid" (create group with the ``Filtered`` strategy)."""
-
-    code = "400002007"
-    default_message = "Search filters are invalid"
 
 
 @dataclass(frozen=True, slots=True)

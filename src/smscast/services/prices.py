@@ -64,7 +64,7 @@ class PriceService:
         if empty:
             self.load(default_price_csv())
 
-    def list(self, mcc: str | None = None, mnc: str | None = None) -> list[PriceRow]:
+    def rows(self, mcc: str | None = None, mnc: str | None = None) -> list[PriceRow]:
         with self.db.read() as conn:
             return PriceRepository(conn).list(mcc, mnc)
 

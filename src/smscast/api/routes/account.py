@@ -69,7 +69,7 @@ def prices(
     if currency and currency.upper() != account.currency:
         raise validation_error("currency", f"prices are kept in {account.currency}")
     by_mcc: dict[str, dict[str, Any]] = {}
-    for row in services.prices.list(mcc, mnc):
+    for row in services.prices.rows(mcc, mnc):
         entry = by_mcc.setdefault(
             row.mcc, {"mcc": row.mcc, "country": row.country, "iso": row.iso, "networks": []}
         )
