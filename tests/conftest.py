@@ -70,6 +70,31 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         raise RuntimeError(f"SMSCAST_TEST_DATABASE={TEST_DATABASE!r}: sqlite or postgresql")
 
 
+@pytest.fixture
+def isolated_database_url(database_url: str, tmp_path: pytest.TempPathFactory) -> Iterator[str]:
+    """A database of this test's own, for tests that run the engine over everything queued (the shared
+    session database holds other tests' campaigns). Depends on ``database_url`` so it is marked ``db``."""
+    if TEST_DATABASE == "sqlite":
+        url = f"sqlite:///{tmp_path}/isolated.db"  # type: ignore[str-bytes-safe]
+        _migrate(url)
+        yield url
+    else:
+        for url in _postgres_database(f"smscast_iso_{uuid.uuid4().hex[:12]}"):
+            _migrate(url)
+            yield url
+
+
+@pytest.fixture
+def isolated(isolated_database_url: str) -> Iterator[tuple[Container, TestClient]]:
+    """A container and test client over a database of this test's own."""
+    built = build_container(Settings(database_url=isolated_database_url))
+    try:
+        with TestClient(create_app(built), raise_server_exceptions=False) as client:
+            yield built, client
+    finally:
+        built.close()
+
+
 def _migrate(url: str) -> None:
     container = build_container(Settings(database_url=url))
     try:
@@ -134,7 +159,9 @@ def new_tenant(container: Container, http: TestClient, balance: str = "1000", sc
         headers=basic_auth(new.application_id, new.application_secret),
     )
     assert response.status_code == 200, response.text
-    return Tenant(http, new.account_id, new.application_id, new.application_secret, response.json()["access_token"])
+    return Tenant(
+        http, new.account_id, new.application_id, new.application_secret, response.json()["access_token"]
+    )
 
 
 @pytest.fixture

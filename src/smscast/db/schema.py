@@ -142,3 +142,85 @@ blacklist = sa.Table(
     ),
     sa.Column("service", sa.String(20), primary_key=True),
 )
+
+campaigns = sa.Table(
+    "campaigns",
+    metadata,
+    sa.Column("tracking_id", sa.String(36), primary_key=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("application_id", sa.String(36), sa.ForeignKey("applications.id"), nullable=False),
+    sa.Column("name", sa.String(30), nullable=True),
+    # Lower-cased name: names are unique per account case-insensitively (NULLs never collide).
+    sa.Column("name_key", sa.String(30), nullable=True),
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("scheduled_date", UtcDateTime(), nullable=True),
+    sa.Column("definition", sa.Text(), nullable=False),
+    sa.Column("analysis", sa.Text(), nullable=False),
+    sa.Column("total_messages", sa.Integer(), nullable=False),
+    sa.Column("cost", Money(), nullable=False),
+    # Bumped by every accepted update; the start records which version it sent.
+    sa.Column("version", sa.Integer(), nullable=False),
+    sa.Column("started_version", sa.Integer(), nullable=True),
+    sa.Column("started_definition", sa.Text(), nullable=True),
+    sa.Column("failure_reason", sa.String(500), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Column("started_at", UtcDateTime(), nullable=True),
+    # Held by the worker expanding the campaign into messages; another may take over once it runs out.
+    sa.Column("lease_until", UtcDateTime(), nullable=True),
+    sa.Column("reminder_before_at", UtcDateTime(), nullable=True),
+    sa.Column("reminder_after_at", UtcDateTime(), nullable=True),
+    sa.UniqueConstraint("account_id", "name_key", name="uq_campaigns_account_name_key"),
+    sa.Index("ix_campaigns_state_scheduled", "state", "scheduled_date"),
+    sa.Index("ix_campaigns_account_created", "account_id", "created_at"),
+)
+
+messages = sa.Table(
+    "messages",
+    metadata,
+    sa.Column("sms_id", sa.String(36), primary_key=True),
+    sa.Column("message_id", sa.String(36), nullable=False, index=True),
+    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("application_id", sa.String(36), nullable=False),
+    sa.Column("campaign_id", sa.String(36), sa.ForeignKey("campaigns.tracking_id"), nullable=True),
+    sa.Column("part", sa.Integer(), nullable=False),
+    sa.Column("parts", sa.Integer(), nullable=False),
+    sa.Column("to", sa.String(20), nullable=False),
+    sa.Column("sender", sa.String(16), nullable=False),
+    sa.Column("country", sa.String(2), nullable=False),
+    sa.Column("body", sa.Text(), nullable=False),
+    sa.Column("label", sa.String(20), nullable=True),
+    sa.Column("flash", sa.Boolean(), nullable=False),
+    sa.Column("groups", sa.Text(), nullable=True),
+    sa.Column("callback", sa.Text(), nullable=True),
+    sa.Column("quiet_hours", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # Set once a dispatcher held the part back for quiet hours (the campaign's quietHoursReport).
+    sa.Column("held", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("detailed_status", sa.String(30), nullable=True),
+    sa.Column("status_date", UtcDateTime(), nullable=False),
+    sa.Column("price", Money(), nullable=True),
+    sa.Column("carrier_message_id", sa.String(64), nullable=True, index=True),
+    sa.Column("not_before", UtcDateTime(), nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=True),
+    sa.Column("lease_until", UtcDateTime(), nullable=True),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("submitted_at", UtcDateTime(), nullable=True),
+    sa.Column("delivered_at", UtcDateTime(), nullable=True),
+    sa.Index("ix_messages_campaign_status", "campaign_id", "status"),
+    sa.Index("ix_messages_dispatch", "status", "not_before"),
+    sa.Index("ix_messages_account_created", "account_id", "created_at"),
+)
+
+# Delivery receipts land here first (durably, before the SMSC is answered), then are applied to the
+# message they belong to; one that arrives before its submit result is recorded simply waits here.
+receipt_inbox = sa.Table(
+    "receipt_inbox",
+    metadata,
+    sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column("carrier_message_id", sa.String(64), nullable=False, index=True),
+    sa.Column("stat", sa.String(16), nullable=False),
+    sa.Column("error_code", sa.String(16), nullable=True),
+    sa.Column("received_at", UtcDateTime(), nullable=False),
+)

@@ -1,0 +1,1 @@
+"""Wire schemas (pydantic), separate from the database rows and the domain types."""

@@ -1,0 +1,333 @@
+"""Campaign rows and their state changes. Every state change is a compare-and-set on ``state``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from smscast.db.schema import campaigns, messages
+from smscast.domain.campaigns import CampaignState, sources_of
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRow:
+    tracking_id: str
+    account_id: str
+    application_id: str
+    name: str | None
+    state: CampaignState
+    scheduled_date: datetime | None
+    definition: str
+    analysis: str
+    total_messages: int
+    cost: Decimal
+    version: int
+    started_version: int | None
+    started_definition: str | None
+    failure_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignWrite:
+    """The columns create and update write."""
+
+    name: str | None
+    state: CampaignState
+    scheduled_date: datetime | None
+    definition: str
+    analysis: str
+    total_messages: int
+    cost: Decimal
+
+    def values(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "name_key": self.name.lower() if self.name else None,
+            "state": self.state.value,
+            "scheduled_date": self.scheduled_date,
+            "definition": self.definition,
+            "analysis": self.analysis,
+            "total_messages": self.total_messages,
+            "cost": self.cost,
+        }
+
+
+def _row(r: sa.Row[tuple[object, ...]]) -> CampaignRow:
+    m = r._mapping
+    return CampaignRow(
+        tracking_id=m["tracking_id"],
+        account_id=m["account_id"],
+        application_id=m["application_id"],
+        name=m["name"],
+        state=CampaignState(m["state"]),
+        scheduled_date=m["scheduled_date"],
+        definition=m["definition"],
+        analysis=m["analysis"],
+        total_messages=m["total_messages"],
+        cost=m["cost"],
+        version=m["version"],
+        started_version=m["started_version"],
+        started_definition=m["started_definition"],
+        failure_reason=m["failure_reason"],
+        created_at=m["created_at"],
+        updated_at=m["updated_at"],
+        started_at=m["started_at"],
+    )
+
+
+class CampaignRepository:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def insert(
+        self, tracking_id: str, account_id: str, application_id: str, write: CampaignWrite, now: datetime
+    ) -> None:
+        self.conn.execute(
+            campaigns.insert().values(
+                tracking_id=tracking_id,
+                account_id=account_id,
+                application_id=application_id,
+                version=1,
+                created_at=now,
+                updated_at=now,
+                **write.values(),
+            )
+        )
+
+    def get(self, account_id: str, tracking_id: str) -> CampaignRow | None:
+        row = self.conn.execute(
+            sa.select(campaigns).where(
+                campaigns.c.tracking_id == tracking_id, campaigns.c.account_id == account_id
+            )
+        ).first()
+        return None if row is None else _row(row)
+
+    def name_taken(self, account_id: str, name: str, except_tracking_id: str | None = None) -> bool:
+        query = sa.select(campaigns.c.tracking_id).where(
+            campaigns.c.account_id == account_id, campaigns.c.name_key == name.lower()
+        )
+        if except_tracking_id is not None:
+            query = query.where(campaigns.c.tracking_id != except_tracking_id)
+        return self.conn.execute(query.limit(1)).first() is not None
+
+    def update_scheduled(
+        self, account_id: str, tracking_id: str, write: CampaignWrite, now: datetime
+    ) -> CampaignRow | None:
+        """Replace the definition if, and only if, the campaign is still ``Scheduled``.
+
+        One statement: a concurrent start either happened before (no row matches, ``None``) or waits for
+        this one and then sends the new definition.
+        """
+        result = self.conn.execute(
+            campaigns.update()
+            .where(
+                campaigns.c.tracking_id == tracking_id,
+                campaigns.c.account_id == account_id,
+                campaigns.c.state == CampaignState.SCHEDULED.value,
+            )
+            .values(version=campaigns.c.version + 1, updated_at=now, **write.values())
+            .returning(*campaigns.c)
+        ).first()
+        return None if result is None else _row(result)
+
+    def cancel(self, account_id: str, tracking_id: str, now: datetime) -> CampaignRow | None:
+        result = self.conn.execute(
+            campaigns.update()
+            .where(
+                campaigns.c.tracking_id == tracking_id,
+                campaigns.c.account_id == account_id,
+                campaigns.c.state == CampaignState.SCHEDULED.value,
+            )
+            .values(state=CampaignState.CANCELLED.value, updated_at=now)
+            .returning(*campaigns.c)
+        ).first()
+        return None if result is None else _row(result)
+
+    def start_due(self, now: datetime, limit: int = 100) -> list[CampaignRow]:
+        """Move due ``Scheduled`` campaigns to ``Queued`` and record the definition version being sent.
+
+        The SELECT locks the due rows it picks (skipping any an update is changing right now; they are
+        picked on the next tick); the UPDATE re-checks ``state``, so a campaign updated or cancelled in
+        between is decided by whichever statement commits first, never both.
+        """
+        due = list(
+            self.conn.execute(
+                sa.select(campaigns.c.tracking_id)
+                .where(
+                    campaigns.c.state == CampaignState.SCHEDULED.value,
+                    sa.or_(campaigns.c.scheduled_date.is_(None), campaigns.c.scheduled_date <= now),
+                )
+                .order_by(campaigns.c.scheduled_date)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).scalars()
+        )
+        if not due:
+            return []
+        rows = self.conn.execute(
+            campaigns.update()
+            .where(campaigns.c.tracking_id.in_(due), campaigns.c.state == CampaignState.SCHEDULED.value)
+            .values(
+                state=CampaignState.QUEUED.value,
+                started_version=campaigns.c.version,
+                started_definition=campaigns.c.definition,
+                started_at=now,
+                updated_at=now,
+            )
+            .returning(*campaigns.c)
+        ).all()
+        return [_row(r) for r in rows]
+
+    def page(
+        self, account_id: str, state: str | None, name: str | None, offset: int, limit: int
+    ) -> tuple[list[CampaignRow], int]:
+        where = [campaigns.c.account_id == account_id]
+        if state:
+            where.append(campaigns.c.state == state)
+        if name:
+            where.append(campaigns.c.name_key.contains(name.lower(), autoescape=True))
+        total = self.conn.execute(
+            sa.select(sa.func.count()).select_from(campaigns).where(*where)
+        ).scalar_one()
+        rows = self.conn.execute(
+            sa.select(campaigns)
+            .where(*where)
+            .order_by(campaigns.c.created_at.desc(), campaigns.c.tracking_id.desc())
+            .offset(offset)
+            .limit(limit)
+        ).all()
+        return [_row(r) for r in rows], int(total)
+
+    def status_counts(self, tracking_ids: Iterable[str]) -> dict[str, dict[str, int]]:
+        """tracking id → message status → number of parts."""
+        ids = list(tracking_ids)
+        out: dict[str, dict[str, int]] = {tid: {} for tid in ids}
+        if not ids:
+            return out
+        rows = self.conn.execute(
+            sa.select(messages.c.campaign_id, messages.c.status, sa.func.count())
+            .where(messages.c.campaign_id.in_(ids))
+            .group_by(messages.c.campaign_id, messages.c.status)
+        ).all()
+        for campaign_id, status, count in rows:
+            out[campaign_id][status] = int(count)
+        return out
+
+
+class CampaignEngineRepository:
+    """The statements the engine loops use on campaigns (start, expansion lease, progress)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def claim_expansion(self, now: datetime, lease_until: datetime) -> CampaignRow | None:
+        """Lease one ``Queued`` campaign nobody is expanding (or whose expander died)."""
+        candidate = self.conn.execute(
+            sa.select(campaigns.c.tracking_id)
+            .where(
+                campaigns.c.state == CampaignState.QUEUED.value,
+                sa.or_(campaigns.c.lease_until.is_(None), campaigns.c.lease_until < now),
+            )
+            .order_by(campaigns.c.updated_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        ).scalar_one_or_none()
+        if candidate is None:
+            return None
+        row = self.conn.execute(
+            campaigns.update()
+            .where(campaigns.c.tracking_id == candidate, campaigns.c.state == CampaignState.QUEUED.value)
+            .values(
+                lease_until=lease_until,
+                # A campaign created to send now has not recorded what it sends yet.
+                started_version=sa.func.coalesce(campaigns.c.started_version, campaigns.c.version),
+                started_definition=sa.func.coalesce(campaigns.c.started_definition, campaigns.c.definition),
+                started_at=sa.func.coalesce(campaigns.c.started_at, now),
+            )
+            .returning(*campaigns.c)
+        ).first()
+        return None if row is None else _row(row)
+
+    def extend_lease(self, tracking_id: str, lease_until: datetime) -> None:
+        self.conn.execute(
+            campaigns.update().where(campaigns.c.tracking_id == tracking_id).values(lease_until=lease_until)
+        )
+
+    def end_expansion(
+        self, tracking_id: str, target: CampaignState, now: datetime, reason: str | None
+    ) -> bool:
+        values: dict[str, object] = {"state": target.value, "updated_at": now, "lease_until": None}
+        if reason is not None:
+            values["failure_reason"] = reason[:500]
+        return (
+            self.conn.execute(
+                campaigns.update()
+                .where(
+                    campaigns.c.tracking_id == tracking_id,
+                    campaigns.c.state.in_([s.value for s in sources_of(target)]),
+                )
+                .values(**values)
+            ).rowcount
+            == 1
+        )
+
+    def in_states(self, states: Iterable[CampaignState], limit: int = 500) -> list[tuple[str, CampaignState]]:
+        rows = self.conn.execute(
+            sa.select(campaigns.c.tracking_id, campaigns.c.state)
+            .where(campaigns.c.state.in_([s.value for s in states]))
+            .limit(limit)
+        ).all()
+        return [(tid, CampaignState(state)) for tid, state in rows]
+
+    def open_parts(self, tracking_id: str, statuses: Iterable[str]) -> bool:
+        """True when some part of the campaign is still in one of ``statuses``."""
+        return (
+            self.conn.execute(
+                sa.select(messages.c.sms_id)
+                .where(messages.c.campaign_id == tracking_id, messages.c.status.in_(list(statuses)))
+                .limit(1)
+            ).first()
+            is not None
+        )
+
+    def due_reminders(self, now: datetime, limit: int = 50) -> list[CampaignRow]:
+        """Scheduled (or started) campaigns with a reminder whose moment may have come; the caller checks
+        the exact minutes from the definition."""
+        rows = self.conn.execute(
+            sa.select(campaigns)
+            .where(
+                campaigns.c.definition.contains('"reminder"'),
+                sa.or_(campaigns.c.reminder_before_at.is_(None), campaigns.c.reminder_after_at.is_(None)),
+                campaigns.c.state.not_in([CampaignState.CANCELLED.value, CampaignState.FAILED.value]),
+                campaigns.c.scheduled_date.is_not(None),
+            )
+            .limit(limit)
+        ).all()
+        return [_row(r) for r in rows]
+
+    def mark_reminder(self, tracking_id: str, which: str, now: datetime) -> bool:
+        column = campaigns.c.reminder_before_at if which == "before" else campaigns.c.reminder_after_at
+        return (
+            self.conn.execute(
+                campaigns.update()
+                .where(campaigns.c.tracking_id == tracking_id, column.is_(None))
+                .values({column: now})
+            ).rowcount
+            == 1
+        )
+
+    def held_per_country(self, tracking_id: str) -> dict[str, int]:
+        rows = self.conn.execute(
+            sa.select(messages.c.country, sa.func.count())
+            .where(messages.c.campaign_id == tracking_id, messages.c.held.is_(True))
+            .group_by(messages.c.country)
+        ).all()
+        return {country: int(count) for country, count in rows}
