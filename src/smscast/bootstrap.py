@@ -7,11 +7,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from smscast.carriers.base import Carrier
+from smscast.carriers.factory import carrier_from_url
 from smscast.db.database import Database
 from smscast.db.migrate import upgrade
 from smscast.domain.clock import Clock, SystemClock
+from smscast.engine.runner import Engine
 from smscast.services.accounts import AccountService
+from smscast.services.campaign_start import CampaignStarter
+from smscast.services.campaigns import CampaignService
+from smscast.services.contacts import ContactService
+from smscast.services.dispatching import DispatchService
+from smscast.services.groups import GroupService
+from smscast.services.messages import MessageService
 from smscast.services.prices import PriceService
+from smscast.services.tracking import TrackingService
 from smscast.settings import Settings
 
 
@@ -22,6 +32,13 @@ class Container:
     clock: Clock
     accounts: AccountService
     prices: PriceService
+    campaigns: CampaignService
+    messages: MessageService
+    starter: CampaignStarter
+    dispatch: DispatchService
+    tracking: TrackingService
+    contacts: ContactService
+    groups: GroupService
 
     def close(self) -> None:
         self.db.dispose()
@@ -30,12 +47,31 @@ class Container:
 def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
     clock = clock or SystemClock()
     db = Database(settings.database_url)
+    prices = PriceService(db)
     return Container(
         settings=settings,
         db=db,
         clock=clock,
         accounts=AccountService(db, clock, default_token_ttl_s=settings.token_ttl_s),
-        prices=PriceService(db),
+        prices=prices,
+        campaigns=CampaignService(
+            db, clock, prices, allow_private_callbacks=settings.allow_private_callbacks
+        ),
+        messages=MessageService(db, clock, prices, allow_private_callbacks=settings.allow_private_callbacks),
+        starter=CampaignStarter(db, clock),
+        dispatch=DispatchService(db, clock, prices, settings.quiet_windows),
+        tracking=TrackingService(db),
+        contacts=ContactService(db, clock),
+        groups=GroupService(db, clock),
+    )
+
+
+def build_engine(container: Container, carrier: Carrier | None = None) -> Engine:
+    """The engine loops over ``container``'s services, delivering to ``carrier`` (default: from settings)."""
+    return Engine(
+        container.starter,
+        container.dispatch,
+        carrier or carrier_from_url(container.settings.carrier_url),
     )
 
 

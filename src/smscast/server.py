@@ -9,7 +9,7 @@ import signal
 import uvicorn
 
 from smscast.api.app import create_app
-from smscast.bootstrap import Container
+from smscast.bootstrap import Container, build_engine
 
 log = logging.getLogger("smscast.server")
 
@@ -49,9 +49,4 @@ def run_worker(container: Container) -> None:
 
 
 async def _run_engine(container: Container, stop: asyncio.Event) -> None:
-    engine = getattr(container, "engine", None)
-    if engine is None:
-        log.info("no engine loops configured in this build")
-        await stop.wait()
-        return
-    await engine.run(stop)
+    await build_engine(container).run(stop)

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from smscast.domain.quiet_hours import Window, parse_windows
+
 DEFAULT_DATABASE_URL = "sqlite:///smscast.db"
 DEFAULT_CARRIER_URL = "sandbox://"
 DEFAULT_QUIET_HOURS = "23:00-08:00,14:00-17:00"
@@ -66,7 +68,13 @@ class Settings:
                 f"SMSCAST_CARRIER_URL={carrier_url!r}: use sandbox:// or smpp://system_id:password@host:port"
             )
         quiet_hours = env.get("SMSCAST_QUIET_HOURS", DEFAULT_QUIET_HOURS).strip()
-        _check_quiet_hours(quiet_hours)
+        try:
+            parse_windows(quiet_hours)
+        except ValueError as exc:
+            raise SettingsError(
+                f"SMSCAST_QUIET_HOURS={quiet_hours!r}: {exc} "
+                "(e.g. 23:00-08:00,14:00-17:00; an empty value turns quiet hours off)"
+            ) from None
         timeout = _positive_float(env, "SMSCAST_CALLBACK_TIMEOUT_S", 2.0)
         retries_text = env.get("SMSCAST_CALLBACK_RETRY_S")
         retries = DEFAULT_CALLBACK_RETRY_S
@@ -102,6 +110,10 @@ class Settings:
         )
 
     @property
+    def quiet_windows(self) -> tuple[Window, ...]:
+        return parse_windows(self.quiet_hours)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -117,19 +129,3 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
     if value <= 0:
         raise SettingsError(f"{name}={text!r}: must be greater than 0")
     return value
-
-
-def _check_quiet_hours(spec: str) -> None:
-    for window in spec.split(","):
-        parts = window.strip().split("-")
-        ok = len(parts) == 2 and all(_is_hhmm(p.strip()) for p in parts)
-        if not ok:
-            raise SettingsError(
-                f"SMSCAST_QUIET_HOURS={spec!r}: "
-                "HH:MM-HH:MM windows joined by commas, e.g. 23:00-08:00,14:00-17:00"
-            )
-
-
-def _is_hhmm(text: str) -> bool:
-    hh, sep, mm = text.partition(":")
-    return bool(sep) and hh.isdigit() and mm.isdigit() and 0 <= int(hh) <= 23 and 0 <= int(mm) <= 59

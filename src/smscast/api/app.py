@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from smscast import __version__
 from smscast.api.errors import install_error_handlers
 from smscast.api.metrics import Metrics, MetricsMiddleware
-from smscast.api.routes import account, oauth, system
+from smscast.api.routes import account, campaigns, contacts, groups, messages, oauth, system, tracking
 from smscast.bootstrap import Container
 
 
@@ -22,7 +22,7 @@ def create_app(container: Container) -> FastAPI:
     metrics = Metrics()
     app.state.metrics = metrics
     install_error_handlers(app)
-    for module in (system, oauth, account):
+    for module in (system, oauth, account, campaigns, messages, tracking, contacts, groups):
         app.include_router(module.router)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

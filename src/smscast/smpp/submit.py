@@ -56,43 +56,76 @@ def build_submit_sms(
     total = len(parts)
     if not 1 <= total <= 255:
         raise ValueError(f"a message has 1 to 255 parts, not {total}")
+    return [
+        build_submit_part(
+            source_addr=source_addr,
+            destination_addr=destination_addr,
+            data_coding=data_coding,
+            payload=part,
+            seqnum=seqnum,
+            total=total,
+            flash=flash,
+            registered_delivery=registered_delivery,
+            validity_period=validity_period,
+            concat=concat,
+            ref=ref,
+        )
+        for seqnum, part in enumerate(parts, start=1)
+    ]
+
+
+def build_submit_part(
+    *,
+    source_addr: str,
+    destination_addr: str,
+    data_coding: int,
+    payload: bytes,
+    seqnum: int,
+    total: int,
+    flash: bool = False,
+    registered_delivery: int = 1,
+    validity_period: str = "",
+    concat: Literal["udh", "sar"] = "udh",
+    ref: int,
+) -> SubmitSm:
+    """The SubmitSm of part ``seqnum`` (1-based) of a ``total``-part message: what `build_submit_sms`
+    returns at that position, for a sender that hands parts over one at a time (same rules, same errors;
+    also ValueError when ``seqnum`` is not within 1..total)."""
+    if not 1 <= total <= 255:
+        raise ValueError(f"a message has 1 to 255 parts, not {total}")
+    if not 1 <= seqnum <= total:
+        raise ValueError(f"part {seqnum} of {total} does not exist")
     if flash:
         if data_coding not in _FLASH_DATA_CODING:
             raise ValueError(f"flash needs data_coding 0x00 or 0x08, not 0x{data_coding:02X}")
         data_coding = _FLASH_DATA_CODING[data_coding]
     source, source_ton, source_npi = source_ton_npi(source_addr)
-    destination = destination_addr.removeprefix("+")
     concatenated = total > 1
     use_udh = concatenated and concat == "udh"
-    pdus = []
-    for seqnum, part in enumerate(parts, start=1):
-        short_message = bytes((0x05, 0x00, 0x03, ref & 0xFF, total, seqnum)) + part if use_udh else part
-        if len(short_message) > _MAX_SHORT_MESSAGE:
-            raise ValueError(f"part {seqnum} is {len(short_message)} octets with its UDH, over 254")
-        tlvs: dict[int, bytes] = {}
-        if concatenated and not use_udh:
-            tlvs = {
-                c.TAG_SAR_MSG_REF_NUM: int_value(ref & 0xFFFF, 2),
-                c.TAG_SAR_TOTAL_SEGMENTS: int_value(total, 1),
-                c.TAG_SAR_SEGMENT_SEQNUM: int_value(seqnum, 1),
-            }
-        pdus.append(
-            SubmitSm(
-                source_addr_ton=source_ton,
-                source_addr_npi=source_npi,
-                source_addr=source,
-                dest_addr_ton=c.TON_INTERNATIONAL,
-                dest_addr_npi=c.NPI_ISDN,
-                destination_addr=destination,
-                esm_class=c.ESM_CLASS_UDHI if use_udh else 0,
-                validity_period=validity_period,
-                registered_delivery=registered_delivery,
-                data_coding=data_coding,
-                short_message=short_message,
-                tlvs=tlvs,
-            )
-        )
-    return pdus
+    short_message = bytes((0x05, 0x00, 0x03, ref & 0xFF, total, seqnum)) + payload if use_udh else payload
+    if len(short_message) > _MAX_SHORT_MESSAGE:
+        raise ValueError(f"part {seqnum} is {len(short_message)} octets with its UDH, over 254")
+    tlvs: dict[int, bytes] = {}
+    if concatenated and not use_udh:
+        tlvs = {
+            c.TAG_SAR_MSG_REF_NUM: int_value(ref & 0xFFFF, 2),
+            c.TAG_SAR_TOTAL_SEGMENTS: int_value(total, 1),
+            c.TAG_SAR_SEGMENT_SEQNUM: int_value(seqnum, 1),
+        }
+    return SubmitSm(
+        source_addr_ton=source_ton,
+        source_addr_npi=source_npi,
+        source_addr=source,
+        dest_addr_ton=c.TON_INTERNATIONAL,
+        dest_addr_npi=c.NPI_ISDN,
+        destination_addr=destination_addr.removeprefix("+"),
+        esm_class=c.ESM_CLASS_UDHI if use_udh else 0,
+        validity_period=validity_period,
+        registered_delivery=registered_delivery,
+        data_coding=data_coding,
+        short_message=short_message,
+        tlvs=tlvs,
+    )
 
 
 def relative_validity_period(minutes: int) -> str:

@@ -1,0 +1,56 @@
+"""The carrier port: submit parts, receive delivery receipts."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundPart:
+    """One SMS part, ready for a carrier. ``payload`` is encoded (GSM unpacked septets or UCS-2 BE), without
+    UDH; ``part``/``parts``/``ref`` describe concatenation."""
+
+    sms_id: str
+    to: str
+    sender: str
+    data_coding: int
+    payload: bytes
+    part: int
+    parts: int
+    ref: int
+    flash: bool
+    validity_minutes: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    """``carrier_id`` when accepted; else ``error`` (a permanent refusal) and ``retry`` if worth retrying."""
+
+    carrier_id: str | None
+    error: str | None = None
+    retry: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    carrier_id: str
+    stat: str
+    error_code: str | None = None
+
+
+ReceiptSink = Callable[[Sequence[DeliveryReport]], Awaitable[None]]
+
+
+class Carrier(Protocol):
+    async def start(self, on_receipts: ReceiptSink) -> None:
+        """Connect; from now on receipts are handed to ``on_receipts`` (which persists them before
+        returning, so a receipt is acknowledged to the SMSC only once it is safe)."""
+        ...
+
+    async def submit(self, part: OutboundPart) -> SubmitResult:
+        """Hand one part over; safe to call from many coroutines at once."""
+        ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,94 @@
+"""``smpp://system_id:password@host:port?window=100&tps=0&bind=transceiver``: an SMSC over SMPP 3.4.
+
+Extra query options: ``concat=udh|sar`` (how long messages are joined, default udh),
+``enquire_link_s``, ``deliver_concurrency`` (receipts handled at once, default 256: they are persisted in
+shared batches, so parallelism is what keeps a receipt's round trip short).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, cast
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from smscast.carriers.base import DeliveryReport, OutboundPart, ReceiptSink, SubmitResult
+from smscast.smpp import constants as c
+from smscast.smpp.pdu import DeliverSm
+from smscast.smpp.receipts import parse_receipt
+from smscast.smpp.session import SessionClosed, SmppConfig, SmppSession
+from smscast.smpp.submit import build_submit_part, relative_validity_period
+
+# Refusals worth another attempt later rather than a final Failed.
+_TRANSIENT = frozenset({c.ESME_RTHROTTLED, c.ESME_RMSGQFUL, c.ESME_RSYSERR})
+
+
+class SmppCarrier:
+    def __init__(self, config: SmppConfig, concat: Literal["udh", "sar"] = "udh") -> None:
+        self.config = config
+        self.concat = concat
+        self._session: SmppSession | None = None
+        self._sink: ReceiptSink | None = None
+
+    @classmethod
+    def from_url(cls, url: str) -> SmppCarrier:
+        parts = urlsplit(url)
+        if not parts.hostname or not parts.username:
+            raise ValueError("smpp:// URL needs system_id:password@host:port")
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        bind = query.get("bind", "transceiver")
+        if bind not in ("transceiver", "transmitter+receiver"):
+            raise ValueError("bind is transceiver or transmitter+receiver")
+        concat = query.get("concat", "udh")
+        if concat not in ("udh", "sar"):
+            raise ValueError("concat is udh or sar")
+        config = SmppConfig(
+            host=parts.hostname,
+            port=parts.port or 2775,
+            system_id=unquote(parts.username),
+            password=unquote(parts.password or ""),
+            bind=cast(Literal["transceiver", "transmitter+receiver"], bind),
+            window=int(query.get("window", "100")),
+            tps=float(query.get("tps", "0")),
+            enquire_link_s=float(query.get("enquire_link_s", "30")),
+            deliver_concurrency=int(query.get("deliver_concurrency", "256")),
+        )
+        return cls(config, cast(Literal["udh", "sar"], concat))
+
+    async def start(self, on_receipts: ReceiptSink) -> None:
+        self._sink = on_receipts
+        self._session = SmppSession(self.config, self._on_deliver)
+        await self._session.start()
+
+    async def _on_deliver(self, pdu: DeliverSm) -> None:
+        receipt = parse_receipt(pdu)
+        if receipt is None or self._sink is None:
+            return  # a mobile-originated message: not ours to handle (yet)
+        await self._sink([DeliveryReport(receipt.message_id, receipt.stat, receipt.err or None)])
+
+    async def submit(self, part: OutboundPart) -> SubmitResult:
+        if self._session is None:
+            raise RuntimeError("carrier not started")
+        pdu = build_submit_part(
+            source_addr=part.sender,
+            destination_addr=part.to,
+            data_coding=part.data_coding,
+            payload=part.payload,
+            seqnum=part.part,
+            total=part.parts,
+            flash=part.flash,
+            registered_delivery=1,
+            validity_period=relative_validity_period(part.validity_minutes) if part.validity_minutes else "",
+            concat=self.concat,
+            ref=part.ref,
+        )
+        try:
+            outcome = await self._session.submit(pdu)
+        except SessionClosed as exc:
+            return SubmitResult(None, error=str(exc), retry=True)
+        if outcome.ok and outcome.message_id:
+            return SubmitResult(outcome.message_id)
+        status = outcome.command_status
+        return SubmitResult(None, error=f"command_status 0x{status:08X}", retry=status in _TRANSIENT)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()

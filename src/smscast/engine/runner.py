@@ -1,0 +1,111 @@
+"""The engine: the loops a process runs beside (or without) the API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from smscast.carriers.base import Carrier, SubmitResult
+from smscast.db.dispatch import ClaimedPart
+from smscast.engine.receipts import ReceiptBatcher
+from smscast.services.campaign_start import CampaignStarter
+from smscast.services.dispatching import DispatchService, outbound
+
+log = logging.getLogger("smscast.engine")
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    batch: int = 500
+    dispatchers: int = 2
+    idle_s: float = 0.2
+    scheduler_every_s: float = 0.5
+    maintenance_every_s: float = 5.0
+
+
+class Engine:
+    def __init__(
+        self,
+        starter: CampaignStarter,
+        dispatch: DispatchService,
+        carrier: Carrier,
+        settings: EngineSettings | None = None,
+    ) -> None:
+        self.starter = starter
+        self.dispatch = dispatch
+        self.carrier = carrier
+        self.settings = settings or EngineSettings()
+        self.receipts = ReceiptBatcher(dispatch.store_receipts)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run every loop until ``stop`` is set; a batch in flight is finished and recorded first."""
+        await self.carrier.start(self.receipts.accept)
+        loops = [
+            self._loop(stop, self._schedule_once, self.settings.scheduler_every_s, "scheduler"),
+            self._loop(stop, self._maintain_once, self.settings.maintenance_every_s, "maintenance"),
+        ]
+        loops += [self._dispatch_loop(stop, n) for n in range(self.settings.dispatchers)]
+        try:
+            await asyncio.gather(*loops)
+        finally:
+            await self.carrier.close()
+
+    async def _loop(
+        self, stop: asyncio.Event, step: Callable[[], Awaitable[bool]], every_s: float, name: str
+    ) -> None:
+        while not stop.is_set():
+            busy = False
+            try:
+                busy = await step()
+            except Exception:
+                log.exception("%s step failed; retrying", name)
+            if not busy:
+                await _wait(stop, every_s)
+
+    async def _schedule_once(self) -> bool:
+        await asyncio.to_thread(self.starter.start_due)
+        await asyncio.to_thread(self.starter.send_due_reminders)
+        expanded = await asyncio.to_thread(self.starter.expand_next)
+        await asyncio.to_thread(self.starter.advance)
+        return expanded is not None
+
+    async def _maintain_once(self) -> bool:
+        await asyncio.to_thread(self.dispatch.release_expired_leases)
+        await asyncio.to_thread(self.dispatch.apply_receipts)
+        return False
+
+    async def _dispatch_loop(self, stop: asyncio.Event, number: int) -> None:
+        while not stop.is_set():
+            try:
+                parts = await asyncio.to_thread(self.dispatch.claim, self.settings.batch)
+            except Exception:
+                log.exception("dispatcher %d could not claim; retrying", number)
+                await _wait(stop, 1.0)
+                continue
+            if not parts:
+                await _wait(stop, self.settings.idle_s)
+                continue
+            results = await asyncio.gather(*(self._submit(part) for part in parts))
+            while True:
+                try:
+                    await asyncio.to_thread(self.dispatch.record, list(zip(parts, results, strict=True)))
+                    break
+                except Exception:
+                    # Keep trying: the carrier has these parts, so their results must be written.
+                    log.exception("dispatcher %d could not record results; retrying", number)
+                    await asyncio.sleep(1.0)
+
+    async def _submit(self, part: ClaimedPart) -> SubmitResult:
+        try:
+            return await self.carrier.submit(outbound(part))
+        except Exception as exc:
+            log.warning("submit of %s failed: %s", part.sms_id, exc)
+            return SubmitResult(None, error=str(exc), retry=True)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

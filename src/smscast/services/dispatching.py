@@ -1,0 +1,227 @@
+"""Handing parts to the carrier: claim (with a lease), expire, hold for quiet hours, charge, record results,
+apply receipts. Each step is one short transaction; no transaction is held open across network I/O.
+
+Money: a part is charged (its ``price`` set and a ``Charge`` ledger row written, in one transaction) when
+it is claimed for sending, and refunded if the carrier refuses it; a part whose price is already set is never
+charged again (a re-claim after a crash or a transient failure). If the balance cannot cover a part it ends
+``Unsent``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from smscast.carriers.base import DeliveryReport, OutboundPart, SubmitResult
+from smscast.db.accounts import AccountRepository
+from smscast.db.database import Database
+from smscast.db.dispatch import ClaimedPart, DispatchRepository, Receipt
+from smscast.domain.clock import Clock
+from smscast.domain.numbers import zones_of
+from smscast.domain.pricing import PriceList
+from smscast.domain.quiet_hours import NeverAllowed, Window, next_allowed
+from smscast.domain.segmentation import encode_parts
+from smscast.domain.statuses import MessageStatus, status_from_receipt
+from smscast.services.prices import PriceService
+
+MAX_ATTEMPTS = 5
+RETRY_PAUSE = timedelta(seconds=5)
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchSettings:
+    lease: timedelta = timedelta(seconds=120)
+    price_refresh: timedelta = timedelta(seconds=30)
+
+
+class DispatchService:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        prices: PriceService,
+        quiet_windows: Sequence[Window],
+        settings: DispatchSettings | None = None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.prices = prices
+        self.quiet_windows = tuple(quiet_windows)
+        self.settings = settings or DispatchSettings()
+        self._price_list: PriceList | None = None
+        self._price_list_at: datetime | None = None
+
+    def claim(self, limit: int) -> list[ClaimedPart]:
+        """Lease up to ``limit`` due parts; expire, hold or charge them; return those to submit now."""
+        now = self.clock.now()
+        prices = self._prices(now)
+        with self.db.write() as conn:
+            repo = DispatchRepository(conn)
+            claimed = repo.claim(now, now + self.settings.lease, limit)
+            if not claimed:
+                return []
+            expired: list[tuple[str, str, str]] = []
+            held: list[tuple[str, datetime]] = []
+            ready: list[ClaimedPart] = []
+            for part in claimed:
+                if part.expires_at is not None and part.expires_at <= now:
+                    expired.append((part.sms_id, MessageStatus.UNDELIVERED.value, "Expired"))
+                    continue
+                if part.quiet_hours:
+                    allowed = self._allowed_from(now, part.to)
+                    if allowed > now:
+                        held.append((part.sms_id, allowed))
+                        continue
+                ready.append(part)
+            repo.finish(expired, now)
+            repo.hold(held)
+            send, unsent = self._charge(conn, repo, ready, prices, now)
+            repo.finish([(p.sms_id, MessageStatus.UNSENT.value, "Failed") for p in unsent], now)
+            return send
+
+    def _charge(
+        self,
+        conn: object,
+        repo: DispatchRepository,
+        parts: list[ClaimedPart],
+        prices: PriceList,
+        now: datetime,
+    ) -> tuple[list[ClaimedPart], list[ClaimedPart]]:
+        accounts = AccountRepository(repo.conn)
+        by_account: dict[str, list[ClaimedPart]] = defaultdict(list)
+        send: list[ClaimedPart] = []
+        for part in parts:
+            if part.price is None:
+                by_account[part.account_id].append(part)
+            else:
+                send.append(part)  # charged on an earlier claim
+        unsent: list[ClaimedPart] = []
+        priced: list[tuple[str, Decimal]] = []
+        for account_id, items in by_account.items():
+            account = accounts.get(account_id, for_update=True)
+            balance = account.balance if account is not None else Decimal(0)
+            total = Decimal(0)
+            references: set[str] = set()
+            for part in items:
+                price = prices.part_price(part.country)
+                if total + price > balance:
+                    unsent.append(part)
+                    continue
+                total += price
+                priced.append((part.sms_id, price))
+                references.add(part.campaign_id or part.message_id)
+                send.append(part)
+            if total > 0:
+                reference = next(iter(references)) if len(references) == 1 else None
+                accounts.add_transaction(account_id, "Charge", -total, now, reference)
+        repo.set_prices(priced)
+        price_of = dict(priced)
+        return [_with_price(p, price_of.get(p.sms_id, p.price)) for p in send], unsent
+
+    def record(self, results: Sequence[tuple[ClaimedPart, SubmitResult]]) -> None:
+        """Write what the carrier answered: ``Sent`` with its id, a refund and ``Failed`` for a refusal,
+        back to the queue for a transient failure (``Failed`` after ``MAX_ATTEMPTS``)."""
+        now = self.clock.now()
+        sent: list[tuple[str, str]] = []
+        failed: list[ClaimedPart] = []
+        retry: list[str] = []
+        for part, result in results:
+            if result.carrier_id is not None:
+                sent.append((part.sms_id, result.carrier_id))
+            elif result.retry and part.attempts < MAX_ATTEMPTS:
+                retry.append(part.sms_id)
+            else:
+                failed.append(part)
+        with self.db.write() as conn:
+            repo = DispatchRepository(conn)
+            repo.record_sent(sent, now)
+            repo.requeue(retry, now + RETRY_PAUSE)
+            repo.finish([(p.sms_id, MessageStatus.FAILED.value, "Failed") for p in failed], now)
+            refunds: dict[str, Decimal] = defaultdict(Decimal)
+            for part in failed:
+                if part.price:
+                    refunds[part.account_id] += part.price
+            accounts = AccountRepository(conn)
+            for account_id, amount in refunds.items():
+                accounts.add_transaction(account_id, "Refund", amount, now)
+
+    def store_receipts(self, reports: Sequence[DeliveryReport]) -> None:
+        """Persist receipts (before the SMSC is answered) and apply those whose part is known."""
+        with self.db.write() as conn:
+            DispatchRepository(conn).add_receipts(
+                [Receipt(r.carrier_id, r.stat, r.error_code) for r in reports], self.clock.now()
+            )
+        self.apply_receipts()
+
+    def apply_receipts(self, batch: int = 5000) -> int:
+        applied = 0
+        while True:
+            with self.db.write() as conn:
+                repo = DispatchRepository(conn)
+                matches = repo.matched_receipts(batch)
+                if not matches:
+                    return applied
+                updates = []
+                for match in matches:
+                    status, detailed = status_from_receipt(match.stat)
+                    updates.append((match.sms_id, status.value, detailed))
+                repo.apply_statuses(updates, self.clock.now())
+                repo.delete_receipts([m.inbox_id for m in matches])
+                applied += len(matches)
+            if len(matches) < batch:
+                return applied
+
+    def release_expired_leases(self) -> int:
+        with self.db.write() as conn:
+            return DispatchRepository(conn).release_expired_leases(self.clock.now())
+
+    def _allowed_from(self, now: datetime, number: str) -> datetime:
+        """When ``number`` may receive: outside quiet hours in every zone it could be in. When no instant
+        is allowed in all of them (Russia's 11 zones under the default windows), its first zone decides."""
+        zones = zones_of(number)
+        try:
+            return next_allowed(now, zones, self.quiet_windows)
+        except NeverAllowed:
+            return next_allowed(now, zones[:1], self.quiet_windows)
+
+    def _prices(self, now: datetime) -> PriceList:
+        if (
+            self._price_list is None
+            or self._price_list_at is None
+            or now - self._price_list_at > self.settings.price_refresh
+        ):
+            self._price_list = self.prices.price_list()
+            self._price_list_at = now
+        return self._price_list
+
+
+def _with_price(part: ClaimedPart, price: Decimal | None) -> ClaimedPart:
+    if part.price == price:
+        return part
+    from dataclasses import replace
+
+    return replace(part, price=price)
+
+
+def outbound(part: ClaimedPart) -> OutboundPart:
+    """The carrier's view of a claimed part: its own payload of the message's encoded parts."""
+    data_coding, payloads = encode_parts(part.body)
+    index = min(part.part, len(payloads)) - 1
+    validity = None
+    if part.expires_at is not None:
+        validity = max(1, int((part.expires_at - part.created_at).total_seconds() // 60))
+    return OutboundPart(
+        sms_id=part.sms_id,
+        to=part.to,
+        sender=part.sender,
+        data_coding=data_coding,
+        payload=payloads[index],
+        part=part.part,
+        parts=part.parts,
+        ref=int(part.message_id[:2], 16),
+        flash=part.flash,
+        validity_minutes=validity,
+    )
