@@ -36,6 +36,8 @@ applications = sa.Table(
     sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False, index=True),
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("secret_hash", sa.String(128), nullable=False),
+    # SHA-256 of the secret: the HMAC key webhooks are signed with (docs/adr/0003).
+    sa.Column("signing_key", sa.String(64), nullable=True),
     sa.Column("scopes", sa.String(200), nullable=False),
     sa.Column("token_ttl_s", sa.Integer(), nullable=False),
     sa.Column("created_at", UtcDateTime(), nullable=False),
@@ -170,6 +172,8 @@ campaigns = sa.Table(
     sa.Column("lease_until", UtcDateTime(), nullable=True),
     sa.Column("reminder_before_at", UtcDateTime(), nullable=True),
     sa.Column("reminder_after_at", UtcDateTime(), nullable=True),
+    # Per status, the last 20 % step reported to the campaign callback ({"Delivered": 3, …}).
+    sa.Column("callback_progress", sa.Text(), nullable=True),
     sa.UniqueConstraint("account_id", "name_key", name="uq_campaigns_account_name_key"),
     sa.Index("ix_campaigns_state_scheduled", "state", "scheduled_date"),
     sa.Index("ix_campaigns_account_created", "account_id", "created_at"),
@@ -223,4 +227,26 @@ receipt_inbox = sa.Table(
     sa.Column("stat", sa.String(16), nullable=False),
     sa.Column("error_code", sa.String(16), nullable=True),
     sa.Column("received_at", UtcDateTime(), nullable=False),
+)
+
+# Webhook deliveries, written in the same transaction as the status change that causes them.
+callback_outbox = sa.Table(
+    "callback_outbox",
+    metadata,
+    sa.Column(
+        "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+    ),
+    sa.Column("account_id", sa.String(36), nullable=False),
+    sa.Column("application_id", sa.String(36), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("reference", sa.String(64), nullable=False),
+    sa.Column("url", sa.String(2000), nullable=False),
+    sa.Column("payload", sa.Text(), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UtcDateTime(), nullable=False),
+    sa.Column("last_error", sa.String(500), nullable=True),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("finished_at", UtcDateTime(), nullable=True),
+    sa.Index("ix_callback_outbox_due", "status", "next_attempt_at"),
 )
