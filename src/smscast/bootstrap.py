@@ -6,18 +6,21 @@ Nothing happens at import time; ``build_container`` does the work when a process
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from smscast.carriers.base import Carrier
 from smscast.carriers.factory import carrier_from_url
 from smscast.db.database import Database
 from smscast.db.migrate import upgrade
 from smscast.domain.clock import Clock, SystemClock
+from smscast.engine.callbacks import CallbackSender
 from smscast.engine.runner import Engine
 from smscast.services.accounts import AccountService
+from smscast.services.callbacks import CallbackPlanner, CallbackService
 from smscast.services.campaign_start import CampaignStarter
 from smscast.services.campaigns import CampaignService
 from smscast.services.contacts import ContactService
-from smscast.services.dispatching import DispatchService
+from smscast.services.dispatching import DispatchService, DispatchSettings
 from smscast.services.groups import GroupService
 from smscast.services.messages import MessageService
 from smscast.services.prices import PriceService
@@ -35,6 +38,7 @@ class Container:
     campaigns: CampaignService
     messages: MessageService
     starter: CampaignStarter
+    callbacks: CallbackService
     dispatch: DispatchService
     tracking: TrackingService
     contacts: ContactService
@@ -48,6 +52,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     clock = clock or SystemClock()
     db = Database(settings.database_url)
     prices = PriceService(db)
+    planner = CallbackPlanner()
     return Container(
         settings=settings,
         db=db,
@@ -55,11 +60,19 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         accounts=AccountService(db, clock, default_token_ttl_s=settings.token_ttl_s),
         prices=prices,
         campaigns=CampaignService(
-            db, clock, prices, allow_private_callbacks=settings.allow_private_callbacks
+            db, clock, prices, allow_private_callbacks=settings.allow_private_callbacks, callbacks=planner
         ),
         messages=MessageService(db, clock, prices, allow_private_callbacks=settings.allow_private_callbacks),
-        starter=CampaignStarter(db, clock),
-        dispatch=DispatchService(db, clock, prices, settings.quiet_windows),
+        starter=CampaignStarter(db, clock, callbacks=planner),
+        callbacks=CallbackService(db, clock, settings.callback_retry_s, settings.callback_timeout_s),
+        dispatch=DispatchService(
+            db,
+            clock,
+            prices,
+            settings.quiet_windows,
+            DispatchSettings(lease=timedelta(seconds=settings.dispatch_lease_s)),
+            callbacks=planner,
+        ),
         tracking=TrackingService(db),
         contacts=ContactService(db, clock),
         groups=GroupService(db, clock),
@@ -72,6 +85,7 @@ def build_engine(container: Container, carrier: Carrier | None = None) -> Engine
         container.starter,
         container.dispatch,
         carrier or carrier_from_url(container.settings.carrier_url),
+        callbacks=CallbackSender(container.callbacks, container.settings.callback_timeout_s),
     )
 
 

@@ -16,6 +16,8 @@ log = logging.getLogger("smscast.server")
 
 def serve(container: Container, *, host: str, port: int, run_engine: bool) -> None:
     """Serve HTTP on ``host:port`` until SIGINT/SIGTERM; run the engine loops beside it when asked."""
+    own = {f"{name}:{port}" for name in (host, "localhost", "127.0.0.1", "[::1]", "::1")}
+    container.campaigns.own_hosts = container.messages.own_hosts = frozenset(own)
     app = create_app(container)
     config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False, lifespan="on")
     server = uvicorn.Server(config)

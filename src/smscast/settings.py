@@ -44,6 +44,7 @@ class Settings:
     callback_timeout_s: float = 2.0
     callback_retry_s: tuple[int, ...] = DEFAULT_CALLBACK_RETRY_S
     token_ttl_s: int = 3600
+    dispatch_lease_s: float = 120.0
     allow_private_callbacks: bool = False
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -90,6 +91,8 @@ class Settings:
                     "SMSCAST_CALLBACK_RETRY_S: every pause must be a positive number of seconds"
                 )
         token_ttl = int(_positive_float(env, "SMSCAST_TOKEN_TTL_S", 3600))
+        # How long a claimed part may stay unconfirmed before another dispatcher may send it again.
+        dispatch_lease = _positive_float(env, "SMSCAST_DISPATCH_LEASE_S", 120.0)
         allow_private = env.get("SMSCAST_ALLOW_PRIVATE_CALLBACKS", "false").strip().lower() in (
             "1",
             "true",
@@ -105,6 +108,7 @@ class Settings:
             callback_timeout_s=timeout,
             callback_retry_s=retries,
             token_ttl_s=token_ttl,
+            dispatch_lease_s=dispatch_lease,
             allow_private_callbacks=allow_private,
             log_level=log_level,
         )

@@ -38,6 +38,7 @@ class ClaimedPart:
     created_at: datetime
     price: Decimal | None
     attempts: int
+    has_callback: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,7 @@ class ReceiptMatch:
     status: str
     stat: str
     error_code: str | None
+    has_callback: bool
 
 
 _CLAIM_COLUMNS = (
@@ -73,6 +75,7 @@ _CLAIM_COLUMNS = (
     messages.c.created_at,
     messages.c.price,
     messages.c.attempts,
+    messages.c.callback.is_not(None),
 )
 
 
@@ -209,6 +212,7 @@ class DispatchRepository:
                 messages.c.status,
                 receipt_inbox.c.stat,
                 receipt_inbox.c.error_code,
+                messages.c.callback.is_not(None),
             )
             .join(messages, messages.c.carrier_message_id == receipt_inbox.c.carrier_message_id)
             .order_by(receipt_inbox.c.id)

@@ -168,16 +168,20 @@ def check_name(name: str | None) -> str | None:
 
 
 def check_callback_url(url: str, field: str, *, allow_private: bool, own_hosts: frozenset[str]) -> str:
-    """An absolute http(s) URL; the server itself and link-local/metadata addresses are refused unless the
-    operator allows private callbacks."""
-    parts = urlsplit(url)
+    """An absolute http(s) URL. Unless the operator allows private callbacks, link-local and cloud
+    metadata addresses are refused, and so is the smscast server itself (``own_hosts``: ``host:port``)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise _invalid(field, "must be an absolute http or https URL") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise _invalid(field, "must be an absolute http or https URL")
     host = parts.hostname.lower()
     if not allow_private:
         if host in _BLOCKED_CALLBACK_HOSTS or host.startswith("169.254.") or host.startswith("fe80:"):
             raise _invalid(field, "link-local and metadata addresses are not allowed")
-        if host in own_hosts:
+        if f"{host}:{port}" in own_hosts:
             raise _invalid(field, "callbacks to the smscast server itself are not allowed")
     return url
 

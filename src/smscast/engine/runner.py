@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from smscast.carriers.base import Carrier, SubmitResult
 from smscast.db.dispatch import ClaimedPart
+from smscast.engine.callbacks import CallbackSender
 from smscast.engine.receipts import ReceiptBatcher
 from smscast.services.campaign_start import CampaignStarter
 from smscast.services.dispatching import DispatchService, outbound
@@ -33,11 +34,13 @@ class Engine:
         dispatch: DispatchService,
         carrier: Carrier,
         settings: EngineSettings | None = None,
+        callbacks: CallbackSender | None = None,
     ) -> None:
         self.starter = starter
         self.dispatch = dispatch
         self.carrier = carrier
         self.settings = settings or EngineSettings()
+        self.callbacks = callbacks
         self.receipts = ReceiptBatcher(dispatch.store_receipts)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -48,6 +51,8 @@ class Engine:
             self._loop(stop, self._maintain_once, self.settings.maintenance_every_s, "maintenance"),
         ]
         loops += [self._dispatch_loop(stop, n) for n in range(self.settings.dispatchers)]
+        if self.callbacks is not None:
+            loops.append(self.callbacks.run(stop))
         try:
             await asyncio.gather(*loops)
         finally:
@@ -88,15 +93,43 @@ class Engine:
             if not parts:
                 await _wait(stop, self.settings.idle_s)
                 continue
-            results = await asyncio.gather(*(self._submit(part) for part in parts))
-            while True:
-                try:
-                    await asyncio.to_thread(self.dispatch.record, list(zip(parts, results, strict=True)))
-                    break
-                except Exception:
-                    # Keep trying: the carrier has these parts, so their results must be written.
-                    log.exception("dispatcher %d could not record results; retrying", number)
-                    await asyncio.sleep(1.0)
+            await self._submit_and_record(parts, number)
+
+    async def _submit_and_record(self, parts: list[ClaimedPart], number: int) -> None:
+        """Submit ``parts`` and record the answers as they arrive: each write takes every answer that came
+        in since the last one. Recording the batch only once all of it was answered would leave up to a
+        whole batch accepted by the carrier but not recorded when the process dies, and sent again after
+        the lease (docs/adr/0002): this way only the window in flight and one write's answers are."""
+        answered: list[tuple[ClaimedPart, SubmitResult]] = []
+        arrived = asyncio.Event()
+
+        async def submit(part: ClaimedPart) -> None:
+            answered.append((part, await self._submit(part)))
+            arrived.set()
+
+        tasks = [asyncio.create_task(submit(part)) for part in parts]
+        try:
+            remaining = len(parts)
+            while remaining:
+                await arrived.wait()
+                arrived.clear()
+                chunk = answered[:]
+                del answered[:]
+                await self._record(chunk, number)
+                remaining -= len(chunk)
+        finally:
+            for task in tasks:
+                task.cancel()
+
+    async def _record(self, results: list[tuple[ClaimedPart, SubmitResult]], number: int) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.dispatch.record, results)
+                return
+            except Exception:
+                # Keep trying: the carrier has these parts, so their results must be written.
+                log.exception("dispatcher %d could not record results; retrying", number)
+                await asyncio.sleep(1.0)
 
     async def _submit(self, part: ClaimedPart) -> SubmitResult:
         try:

@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from smscast.db.accounts import AccountRepository, AccountRow, TransactionRow
 from smscast.db.database import Database
 from smscast.domain import auth
+from smscast.domain.callbacks import signing_key
 from smscast.domain.clock import Clock
 from smscast.domain.errors import AccountNotFound, validation_error
 from smscast.services.paging import Page
@@ -88,6 +89,7 @@ class AccountService:
                 account_id,
                 name,
                 auth.hash_secret(secret),
+                signing_key(secret),
                 auth.format_scopes(app_scopes),
                 self.default_token_ttl_s,
                 now,

@@ -29,6 +29,7 @@ from smscast.domain.numbers import region_of, validate_numbers
 from smscast.domain.personalisation import compile_template
 from smscast.domain.segmentation import count_parts
 from smscast.domain.statuses import SENDING, MessageStatus
+from smscast.services.callbacks import CallbackPlanner
 
 log = logging.getLogger("smscast.campaigns")
 
@@ -47,15 +48,27 @@ class _Recipient:
 
 
 class CampaignStarter:
-    def __init__(self, db: Database, clock: Clock, *, write_batch: int = WRITE_BATCH) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        write_batch: int = WRITE_BATCH,
+        callbacks: CallbackPlanner | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.write_batch = write_batch
+        self.callbacks = callbacks or CallbackPlanner()
 
     def start_due(self) -> int:
         """Move every due ``Scheduled`` campaign to ``Queued``; returns how many."""
+        now = self.clock.now()
         with self.db.write() as conn:
-            return len(CampaignRepository(conn).start_due(self.clock.now()))
+            started = CampaignRepository(conn).start_due(now)
+            for row in started:
+                self.callbacks.campaign_changed(conn, row.tracking_id, now, state_changed=True)
+            return len(started)
 
     def expand_next(self) -> str | None:
         """Expand one ``Queued`` campaign into message parts and move it to ``Running``; its tracking id,
@@ -69,28 +82,21 @@ class CampaignStarter:
             count = self._expand(row)
         except Exception as exc:
             log.exception("campaign %s could not be expanded", row.tracking_id)
-            with self.db.write() as conn:
-                CampaignEngineRepository(conn).end_expansion(
-                    row.tracking_id, CampaignState.FAILED, self.clock.now(), f"could not be processed: {exc}"
-                )
+            self._end_expansion(row.tracking_id, CampaignState.FAILED, f"could not be processed: {exc}")
             return row.tracking_id
-        with self.db.write() as conn:
-            if count == 0:
-                CampaignEngineRepository(conn).end_expansion(
-                    row.tracking_id,
-                    CampaignState.FAILED,
-                    self.clock.now(),
-                    "Your campaign has no recipients: groups are empty or every contact is blacklisted",
-                )
-            else:
-                CampaignEngineRepository(conn).end_expansion(
-                    row.tracking_id, CampaignState.RUNNING, self.clock.now(), None
-                )
+        self._end_expansion(
+            row.tracking_id,
+            CampaignState.RUNNING if count else CampaignState.FAILED,
+            None
+            if count
+            else "Your campaign has no recipients: groups are empty or every contact is blacklisted",
+        )
         log.info("campaign %s started with %d recipients", row.tracking_id, count)
         return row.tracking_id
 
     def advance(self) -> None:
-        """``Running → Sent`` once nothing waits to be handed over; ``Sent → Finished`` once all is final."""
+        """``Running → Sent`` once nothing waits to be handed over; ``Sent → Finished`` once all is final;
+        and for campaigns still going, a progress callback whenever a status crosses another 20 %."""
         with self.db.read() as conn:
             repo = CampaignEngineRepository(conn)
             candidates = repo.in_states([CampaignState.RUNNING, CampaignState.SENT])
@@ -105,12 +111,23 @@ class CampaignStarter:
                     tracking_id, [MessageStatus.QUEUED.value, SENDING, MessageStatus.SENT.value]
                 ):
                     moves.append((tracking_id, CampaignState.FINISHED))
-        if moves:
-            now = self.clock.now()
-            with self.db.write() as conn:
-                repo = CampaignEngineRepository(conn)
-                for tracking_id, target in moves:
-                    repo.end_expansion(tracking_id, target, now, None)
+        now = self.clock.now()
+        with self.db.write() as conn:
+            repo = CampaignEngineRepository(conn)
+            moved = set()
+            for tracking_id, target in moves:
+                if repo.end_expansion(tracking_id, target, now, None):
+                    moved.add(tracking_id)
+                    self.callbacks.campaign_changed(conn, tracking_id, now, state_changed=True)
+            for tracking_id, _ in candidates:
+                if tracking_id not in moved:
+                    self.callbacks.campaign_changed(conn, tracking_id, now, state_changed=False)
+
+    def _end_expansion(self, tracking_id: str, target: CampaignState, reason: str | None) -> None:
+        now = self.clock.now()
+        with self.db.write() as conn:
+            if CampaignEngineRepository(conn).end_expansion(tracking_id, target, now, reason):
+                self.callbacks.campaign_changed(conn, tracking_id, now, state_changed=True)
 
     def send_due_reminders(self) -> int:
         """Test SMS to the reminder numbers ``minutesBefore`` the scheduled send and ``minutesAfter`` it."""
@@ -152,6 +169,7 @@ class CampaignStarter:
         fixed_text = None if template.is_personalised else final_text(definition.body, transcode)
         fixed_parts = count_parts(fixed_text) if fixed_text is not None else 0
         now = self.clock.now()
+        callback = json.dumps(definition.callback.to_json()) if definition.callback else None
         seen: set[str] = set()
         pending: list[NewPart] = []
         for recipient in self._recipients(row.account_id, definition):
@@ -184,7 +202,7 @@ class CampaignStarter:
                         label=None,
                         flash=definition.flash,
                         groups=groups,
-                        callback=None,
+                        callback=callback,
                         status=MessageStatus.QUEUED.value,
                         status_date=now,
                         not_before=now,

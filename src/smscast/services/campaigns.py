@@ -44,6 +44,7 @@ from smscast.domain.errors import (
 from smscast.domain.numbers import PhoneNumber, validate_numbers
 from smscast.domain.personalisation import compile_template
 from smscast.domain.sender import validate_sender
+from smscast.services.callbacks import CallbackPlanner
 from smscast.services.paging import Page
 from smscast.services.prices import PriceService
 
@@ -71,12 +72,21 @@ class _Prepared:
 
 class CampaignService:
     def __init__(
-        self, db: Database, clock: Clock, prices: PriceService, *, allow_private_callbacks: bool = False
+        self,
+        db: Database,
+        clock: Clock,
+        prices: PriceService,
+        *,
+        allow_private_callbacks: bool = False,
+        callbacks: CallbackPlanner | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.prices = prices
         self.allow_private_callbacks = allow_private_callbacks
+        self.callbacks = callbacks or CallbackPlanner()
+        # host:port forms of this server's own address; callbacks there are refused (set by ``serve``).
+        self.own_hosts: frozenset[str] = frozenset()
 
     # --- use cases -------------------------------------------------------------------------------------
 
@@ -142,9 +152,11 @@ class CampaignService:
             current = repo.get(principal.account_id, tracking_id)
             if current is None:
                 raise CampaignNotFound()
-            row = repo.cancel(principal.account_id, tracking_id, self.clock.now())
+            now = self.clock.now()
+            row = repo.cancel(principal.account_id, tracking_id, now)
             if row is None:
                 raise CampaignNotScheduled()
+            self.callbacks.campaign_changed(conn, tracking_id, now, state_changed=True)
         return self._view(row, {})
 
     def get(self, principal: Principal, tracking_id: str) -> CampaignView:
@@ -189,7 +201,7 @@ class CampaignService:
                     callback.url,
                     f"{field}.url",
                     allow_private=self.allow_private_callbacks,
-                    own_hosts=frozenset(),
+                    own_hosts=self.own_hosts,
                 )
         validate_sender(definition.sender)
 

@@ -24,7 +24,8 @@ from smscast.domain.numbers import zones_of
 from smscast.domain.pricing import PriceList
 from smscast.domain.quiet_hours import NeverAllowed, Window, next_allowed
 from smscast.domain.segmentation import encode_parts
-from smscast.domain.statuses import MessageStatus, status_from_receipt
+from smscast.domain.statuses import FINAL_VALUES, MessageStatus, status_from_receipt
+from smscast.services.callbacks import CallbackPlanner
 from smscast.services.prices import PriceService
 
 MAX_ATTEMPTS = 5
@@ -45,8 +46,10 @@ class DispatchService:
         prices: PriceService,
         quiet_windows: Sequence[Window],
         settings: DispatchSettings | None = None,
+        callbacks: CallbackPlanner | None = None,
     ) -> None:
         self.db = db
+        self.callbacks = callbacks or CallbackPlanner()
         self.clock = clock
         self.prices = prices
         self.quiet_windows = tuple(quiet_windows)
@@ -78,13 +81,16 @@ class DispatchService:
                 ready.append(part)
             repo.finish(expired, now)
             repo.hold(held)
-            send, unsent = self._charge(conn, repo, ready, prices, now)
+            send, unsent = self._charge(repo, ready, prices, now)
             repo.finish([(p.sms_id, MessageStatus.UNSENT.value, "Failed") for p in unsent], now)
+            ended = {sms_id for sms_id, _, _ in expired} | {p.sms_id for p in unsent}
+            self.callbacks.parts_changed(
+                conn, [p.sms_id for p in claimed if p.has_callback and p.sms_id in ended], now
+            )
             return send
 
     def _charge(
         self,
-        conn: object,
         repo: DispatchRepository,
         parts: list[ClaimedPart],
         prices: PriceList,
@@ -147,6 +153,10 @@ class DispatchService:
             accounts = AccountRepository(conn)
             for account_id, amount in refunds.items():
                 accounts.add_transaction(account_id, "Refund", amount, now)
+            changed = {sms_id for sms_id, _ in sent} | {p.sms_id for p in failed}
+            self.callbacks.parts_changed(
+                conn, [p.sms_id for p, _ in results if p.has_callback and p.sms_id in changed], now
+            )
 
     def store_receipts(self, reports: Sequence[DeliveryReport]) -> None:
         """Persist receipts (before the SMSC is answered) and apply those whose part is known."""
@@ -165,11 +175,21 @@ class DispatchService:
                 if not matches:
                     return applied
                 updates = []
+                moved: list[str] = []
                 for match in matches:
                     status, detailed = status_from_receipt(match.stat)
                     updates.append((match.sms_id, status.value, detailed))
-                repo.apply_statuses(updates, self.clock.now())
+                    # Statuses only move forward: a final part ignores a late or repeated receipt.
+                    if (
+                        match.has_callback
+                        and match.status not in FINAL_VALUES
+                        and status.value != match.status
+                    ):
+                        moved.append(match.sms_id)
+                now = self.clock.now()
+                repo.apply_statuses(updates, now)
                 repo.delete_receipts([m.inbox_id for m in matches])
+                self.callbacks.parts_changed(conn, moved, now)
                 applied += len(matches)
             if len(matches) < batch:
                 return applied

@@ -58,6 +58,8 @@ class MessageService:
         self.clock = clock
         self.prices = prices
         self.allow_private_callbacks = allow_private_callbacks
+        # host:port forms of this server's own address; callbacks there are refused (set by ``serve``).
+        self.own_hosts: frozenset[str] = frozenset()
 
     def analyse(self, body: str, sender: str | None, to: str | None) -> BodyQuote:
         """The body analysis, and the cost of all its parts when ``to`` is given."""
@@ -84,7 +86,7 @@ class MessageService:
                 message.callback.url,
                 "callback.url",
                 allow_private=self.allow_private_callbacks,
-                own_hosts=frozenset(),
+                own_hosts=self.own_hosts,
             )
         validate_sender(message.sender)
         now = self.clock.now()

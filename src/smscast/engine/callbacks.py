@@ -1,0 +1,87 @@
+"""The webhook sender loop: POSTs due outbox deliveries concurrently, records each attempt.
+
+Each delivery is its own task (up to ``concurrency`` at once), so a slow or dead receiver only occupies
+its own tasks while the others go on; attempts are recorded in batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import httpx
+
+from smscast.db.callbacks import DueCallback
+from smscast.domain import callbacks as rules
+from smscast.services.callbacks import Attempt, CallbackService
+
+log = logging.getLogger("smscast.callbacks")
+
+
+class CallbackSender:
+    def __init__(
+        self,
+        service: CallbackService,
+        timeout_s: float,
+        *,
+        concurrency: int = 128,
+        idle_s: float = 0.25,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.service = service
+        self.timeout_s = timeout_s
+        self.concurrency = concurrency
+        self.idle_s = idle_s
+        self.transport = transport
+
+    async def run(self, stop: asyncio.Event) -> None:
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        async with httpx.AsyncClient(
+            timeout=self.timeout_s, follow_redirects=False, limits=limits, transport=self.transport
+        ) as client:
+            in_flight: set[asyncio.Task[Attempt]] = set()
+            while not stop.is_set() or in_flight:
+                if not stop.is_set() and len(in_flight) < self.concurrency:
+                    try:
+                        due = await asyncio.to_thread(self.service.claim, self.concurrency - len(in_flight))
+                    except Exception:
+                        log.exception("could not claim callbacks; retrying")
+                        due = []
+                    for callback in due:
+                        in_flight.add(asyncio.create_task(self._deliver(client, callback)))
+                if not in_flight:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.idle_s)
+                    continue
+                done, in_flight = await asyncio.wait(
+                    in_flight, timeout=self.idle_s, return_when="FIRST_COMPLETED"
+                )
+                attempts = [task.result() for task in done]
+                while True:
+                    try:
+                        await asyncio.to_thread(self.service.record, attempts)
+                        break
+                    except Exception:
+                        log.exception("could not record callback attempts; retrying")
+                        await asyncio.sleep(1.0)
+
+    async def _deliver(self, client: httpx.AsyncClient, callback: DueCallback) -> Attempt:
+        body = callback.payload.encode()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "smscast-webhooks",
+            rules.DELIVERY_HEADER: str(callback.id),
+            rules.ATTEMPT_HEADER: str(callback.attempts + 1),
+        }
+        if callback.signing_key:
+            headers[rules.SIGNATURE_HEADER] = rules.signature(callback.signing_key, body)
+        try:
+            response = await client.post(callback.url, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return Attempt(callback, False, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a malformed URL must not stop the loop
+            return Attempt(callback, False, f"{type(exc).__name__}: {exc}")
+        if 200 <= response.status_code < 300:
+            return Attempt(callback, True)
+        return Attempt(callback, False, f"HTTP {response.status_code}")
