@@ -70,7 +70,10 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
             clock,
             prices,
             settings.quiet_windows,
-            DispatchSettings(lease=timedelta(seconds=settings.dispatch_lease_s)),
+            DispatchSettings(
+                lease=timedelta(seconds=settings.dispatch_lease_s),
+                receipt_timeout=timedelta(seconds=settings.receipt_timeout_s),
+            ),
             callbacks=planner,
         ),
         tracking=TrackingService(db),

@@ -45,6 +45,7 @@ class Settings:
     callback_retry_s: tuple[int, ...] = DEFAULT_CALLBACK_RETRY_S
     token_ttl_s: int = 3600
     dispatch_lease_s: float = 120.0
+    receipt_timeout_s: float = 259_200.0
     allow_private_callbacks: bool = False
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -93,6 +94,8 @@ class Settings:
         token_ttl = int(_positive_float(env, "SMSCAST_TOKEN_TTL_S", 3600))
         # How long a claimed part may stay unconfirmed before another dispatcher may send it again.
         dispatch_lease = _positive_float(env, "SMSCAST_DISPATCH_LEASE_S", 120.0)
+        # A part without a receipt this long after hand-over ends Undelivered / Unknown Status.
+        receipt_timeout = _positive_float(env, "SMSCAST_RECEIPT_TIMEOUT_S", 259_200.0)
         allow_private = env.get("SMSCAST_ALLOW_PRIVATE_CALLBACKS", "false").strip().lower() in (
             "1",
             "true",
@@ -109,6 +112,7 @@ class Settings:
             callback_retry_s=retries,
             token_ttl_s=token_ttl,
             dispatch_lease_s=dispatch_lease,
+            receipt_timeout_s=receipt_timeout,
             allow_private_callbacks=allow_private,
             log_level=log_level,
         )

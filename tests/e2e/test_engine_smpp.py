@@ -142,3 +142,28 @@ def test_missing_receipts_leave_parts_sent(isolated: tuple[Container, TestClient
         f"/sms/tracking/campaign/{campaign['trackingId']}", params={"status": "Undelivered", "size": 1}
     ).json()["content"][0]["status"]["reason"]["detailedStatus"]
     assert detailed == "Undelivered"
+
+
+def test_receipt_timeout_ends_parts_without_receipts(isolated_database_url: str) -> None:
+    from smscast.api.app import create_app
+    from smscast.bootstrap import build_container
+    from smscast.settings import Settings
+
+    container = build_container(Settings(database_url=isolated_database_url, receipt_timeout_s=1.0))
+    try:
+        with TestClient(create_app(container)) as http:
+            tenant = new_tenant(container, http)
+            numbers = [f"+3069485{n:05d}" for n in range(1, 9)]
+            campaign = tenant.post("/sms/campaign", json={"body": "Hi", "from": "ACME", "to": numbers}).json()
+            with smsc(no_receipt_every=2) as sim, running_engine(container, carrier_for(sim), FAST):
+                wait_for(
+                    lambda: state(tenant, campaign["trackingId"]) == "Finished", what="campaign Finished"
+                )
+            counts = statuses(tenant, campaign["trackingId"])
+            assert counts["Delivered"] == 4 and counts["Undelivered"] == 4
+            page = tenant.get(
+                f"/sms/tracking/campaign/{campaign['trackingId']}", params={"status": "Undelivered"}
+            ).json()
+            assert {p["status"]["reason"]["detailedStatus"] for p in page["content"]} == {"Unknown Status"}
+    finally:
+        container.close()

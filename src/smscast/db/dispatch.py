@@ -189,6 +189,31 @@ class DispatchRepository:
                 [{"p_sms_id": sms_id, "p_carrier_id": carrier_id} for sms_id, carrier_id in items],
             )
 
+    def expire_unconfirmed(
+        self, submitted_before: datetime, now: datetime, limit: int
+    ) -> list[tuple[str, bool]]:
+        """Parts ``Sent`` before ``submitted_before`` whose receipt never came: final ``Undelivered`` with
+        detailed status ``Unknown Status``. Returns ``(sms_id, has_callback)`` of those changed."""
+        picked = list(
+            self.conn.execute(
+                sa.select(messages.c.sms_id)
+                .where(
+                    messages.c.status == MessageStatus.SENT.value, messages.c.submitted_at < submitted_before
+                )
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).scalars()
+        )
+        if not picked:
+            return []
+        rows = self.conn.execute(
+            messages.update()
+            .where(messages.c.sms_id.in_(picked), messages.c.status == MessageStatus.SENT.value)
+            .values(status=MessageStatus.UNDELIVERED.value, detailed_status="Unknown Status", status_date=now)
+            .returning(messages.c.sms_id, messages.c.callback.is_not(None))
+        ).all()
+        return [(sms_id, bool(has_callback)) for sms_id, has_callback in rows]
+
     def add_receipts(self, receipts: Sequence[Receipt], now: datetime) -> None:
         if receipts:
             self.conn.execute(

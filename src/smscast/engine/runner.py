@@ -80,6 +80,7 @@ class Engine:
     async def _maintain_once(self) -> bool:
         await asyncio.to_thread(self.dispatch.release_expired_leases)
         await asyncio.to_thread(self.dispatch.apply_receipts)
+        await asyncio.to_thread(self.dispatch.expire_missing_receipts)
         return False
 
     async def _dispatch_loop(self, stop: asyncio.Event, number: int) -> None:

@@ -36,6 +36,8 @@ RETRY_PAUSE = timedelta(seconds=5)
 class DispatchSettings:
     lease: timedelta = timedelta(seconds=120)
     price_refresh: timedelta = timedelta(seconds=30)
+    # A part handed over this long ago without a receipt ends Undelivered / Unknown Status.
+    receipt_timeout: timedelta = timedelta(hours=72)
 
 
 class DispatchService:
@@ -193,6 +195,20 @@ class DispatchService:
                 applied += len(matches)
             if len(matches) < batch:
                 return applied
+
+    def expire_missing_receipts(self, batch: int = 5000) -> int:
+        """End parts whose receipt did not come within ``receipt_timeout`` (see ``DispatchSettings``)."""
+        expired = 0
+        while True:
+            now = self.clock.now()
+            with self.db.write() as conn:
+                changed = DispatchRepository(conn).expire_unconfirmed(
+                    now - self.settings.receipt_timeout, now, batch
+                )
+                self.callbacks.parts_changed(conn, [sms_id for sms_id, hook in changed if hook], now)
+            expired += len(changed)
+            if len(changed) < batch:
+                return expired
 
     def release_expired_leases(self) -> int:
         with self.db.write() as conn:
