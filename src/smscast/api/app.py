@@ -9,6 +9,7 @@ from smscast.api.errors import install_error_handlers
 from smscast.api.metrics import Metrics, MetricsMiddleware
 from smscast.api.routes import account, campaigns, contacts, groups, messages, oauth, system, tracking
 from smscast.bootstrap import Container
+from smscast.web import mount_dashboard
 
 
 def create_app(container: Container) -> FastAPI:
@@ -24,5 +25,6 @@ def create_app(container: Container) -> FastAPI:
     install_error_handlers(app)
     for module in (system, oauth, account, campaigns, messages, tracking, contacts, groups):
         app.include_router(module.router)
+    mount_dashboard(app)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

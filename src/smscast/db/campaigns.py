@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from smscast.db.schema import campaigns, messages
+from smscast.db.types import UtcDateTime
 from smscast.domain.campaigns import CampaignState, sources_of
 
 
@@ -220,6 +221,61 @@ class CampaignRepository:
         for campaign_id, status, count in rows:
             out[campaign_id][status] = int(count)
         return out
+
+    def progress_span(self, tracking_id: str) -> tuple[datetime | None, datetime | None]:
+        """When the campaign's first part was created and when any part last changed status."""
+        first, last = self.conn.execute(
+            sa.select(sa.func.min(messages.c.created_at), sa.func.max(messages.c.status_date)).where(
+                messages.c.campaign_id == tracking_id
+            )
+        ).one()
+        return first, last
+
+    def progress_at(self, tracking_id: str, moments: Sequence[datetime]) -> list[ProgressPoint]:
+        """How many parts were queued, sent (not final yet), delivered and otherwise ended (Undelivered,
+        Failed, Unsent) at each of ``moments``: one scan of the campaign's parts, whatever the count.
+
+        Exact because statuses only move forward and ``status_date`` is when the current one was set.
+        """
+        if not moments:
+            return []
+        columns: list[sa.ColumnElement[int]] = []
+        for moment in moments:
+            at = sa.literal(moment, UtcDateTime())
+            ended = sa.and_(messages.c.status.in_(_ENDED), messages.c.status_date <= at)
+            delivered = sa.and_(messages.c.status == "Delivered", messages.c.status_date <= at)
+            sent = sa.and_(
+                messages.c.submitted_at <= at,
+                sa.not_(sa.and_(messages.c.status.in_(_FINAL), messages.c.status_date <= at)),
+            )
+            for condition in (messages.c.created_at <= at, sent, delivered, ended):
+                columns.append(sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0))
+        values = [
+            int(v)
+            for v in self.conn.execute(sa.select(*columns).where(messages.c.campaign_id == tracking_id)).one()
+        ]
+        out: list[ProgressPoint] = []
+        for index, moment in enumerate(moments):
+            created, sent_n, delivered_n, ended_n = values[index * 4 : index * 4 + 4]
+            out.append(
+                ProgressPoint(moment, created - sent_n - delivered_n - ended_n, sent_n, delivered_n, ended_n)
+            )
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressPoint:
+    """A campaign's parts by status at one moment (``ended``: Undelivered, Failed or Unsent)."""
+
+    at: datetime
+    queued: int
+    sent: int
+    delivered: int
+    ended: int
+
+
+_ENDED = ("Undelivered", "Failed", "Unsent")
+_FINAL = ("Delivered", *_ENDED)
 
 
 class CampaignEngineRepository:

@@ -163,6 +163,20 @@ def member_condition(account_id: str, group_ids: Iterable[int]) -> sa.ColumnElem
     return sa.and_(contacts.c.account_id == account_id, in_groups(group_ids))
 
 
+def text_condition(text: str) -> sa.ColumnElement[bool]:
+    """``contacts`` rows whose mobile, first or last name or e-mail contains ``text``, ignoring case.
+
+    Carries no account condition: combine it with ``member_condition``.
+    """
+    term = text.strip().lower()
+    return sa.or_(
+        *(
+            sa.func.lower(column).contains(term, autoescape=True)
+            for column in (contacts.c.mobile, contacts.c.first_name, contacts.c.last_name, contacts.c.email)
+        )
+    )
+
+
 class ContactRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn

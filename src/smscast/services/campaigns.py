@@ -11,14 +11,20 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from smscast.db.accounts import AccountRepository
-from smscast.db.campaigns import CampaignRepository, CampaignRow, CampaignWrite
+from smscast.db.campaigns import (
+    CampaignEngineRepository,
+    CampaignRepository,
+    CampaignRow,
+    CampaignWrite,
+    ProgressPoint,
+)
 from smscast.db.contacts import ContactRepository
 from smscast.db.database import Database
 from smscast.db.groups import GroupRepository
@@ -50,6 +56,7 @@ from smscast.services.prices import PriceService
 
 BLACKLIST_SERVICE = "Sms"
 MESSAGE_STATUSES = ("Queued", "Sent", "Unsent", "Failed", "Delivered", "Undelivered")
+_SETTLED = frozenset({CampaignState.FINISHED, CampaignState.CANCELLED, CampaignState.FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +183,30 @@ class CampaignService:
             rows, total = repo.page(principal.account_id, state, name, page * size, size)
             counts = repo.status_counts([r.tracking_id for r in rows])
         return Page([self._view(r, counts[r.tracking_id]) for r in rows], total, page, size)
+
+    def quiet_hours_report(self, principal: Principal, tracking_id: str) -> dict[str, int]:
+        """Country → number of the campaign's parts held back by quiet hours (404009001 if unknown)."""
+        with self.db.read() as conn:
+            if CampaignRepository(conn).get(principal.account_id, tracking_id) is None:
+                raise CampaignNotFound()
+            return CampaignEngineRepository(conn).held_per_country(tracking_id)
+
+    def progress_timeline(
+        self, principal: Principal, tracking_id: str, points: int = 24
+    ) -> list[ProgressPoint]:
+        """The campaign's parts by status at ``points`` evenly spaced moments, from its first part's creation
+        to its last status change (to now while it is still going). Empty before it has parts."""
+        with self.db.read() as conn:
+            repo = CampaignRepository(conn)
+            row = repo.get(principal.account_id, tracking_id)
+            if row is None:
+                raise CampaignNotFound()
+            start, last = repo.progress_span(tracking_id)
+            if start is None or last is None:
+                return []
+            end = last if row.state in _SETTLED else max(last, self.clock.now())
+            step = max(end - start, timedelta(seconds=1)) / max(points - 1, 1)
+            return repo.progress_at(tracking_id, [start + step * i for i in range(max(points, 2))])
 
     # --- internals -------------------------------------------------------------------------------------
 

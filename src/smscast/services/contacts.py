@@ -18,6 +18,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Final
 
+import sqlalchemy as sa
+
 from smscast.db.contacts import (
     ALL_GROUP_ID,
     DEFAULT_LABELS,
@@ -26,6 +28,7 @@ from smscast.db.contacts import (
     ContactRow,
     NewContact,
     UniqueViolation,
+    text_condition,
 )
 from smscast.db.database import Database
 from smscast.db.groups import GroupRepository, member_condition
@@ -258,15 +261,23 @@ class ContactService:
             return ContactRepository(conn).delete(account_id, ids)
 
     def page(
-        self, account_id: str, page: int, size: int, sort: str | None = None, descending: bool = False
+        self,
+        account_id: str,
+        page: int,
+        size: int,
+        sort: str | None = None,
+        descending: bool = False,
+        text: str | None = None,
     ) -> Page[ContactRow]:
-        """The account's contacts, oldest first unless ``sort`` names a default label or ``id``."""
+        """The account's contacts, oldest first unless ``sort`` names a default label or ``id``; with
+        ``text``, only those whose mobile, name or e-mail contains it (ignoring case)."""
         check_sort(sort)
+        condition = member_condition(account_id, [ALL_GROUP_ID])
+        if text and text.strip():
+            condition = sa.and_(condition, text_condition(text))
         with self.db.read() as conn:
             repo = ContactRepository(conn)
-            ids, total = repo.page_ids(
-                member_condition(account_id, [ALL_GROUP_ID]), sort, descending, page * size, size
-            )
+            ids, total = repo.page_ids(condition, sort, descending, page * size, size)
             return Page(repo.rows(account_id, ids), total, page, size)
 
     def mobile_exists(self, account_id: str, value: str) -> bool:
