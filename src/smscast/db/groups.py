@@ -198,10 +198,10 @@ class GroupRepository:
             )
 
     def iter_members(
-        self, account_id: str, group_ids: Iterable[int], batch: int = 5000
+        self, account_id: str, group_ids: Iterable[int], batch: int = 5000, *, with_labels: bool = True
     ) -> Iterator[list[ContactRecord]]:
         """The distinct contacts of ``account_id`` in any of ``group_ids``, in batches of at most ``batch``
-        records ordered by contact id.
+        records ordered by contact id (``with_labels=False``: with empty ``labels``, cheaper).
 
         Keyset pagination throughout: each real group is read as its own ordered stream of member ids
         (``group_members``' primary key range), the streams are merged without duplicates, and each batch
@@ -211,7 +211,7 @@ class GroupRepository:
         ids = set(group_ids)
         repo = ContactRepository(self.conn)
         if ALL_GROUP_ID in ids:
-            yield from self._iter_contacts(repo, contacts.c.account_id == account_id, batch)
+            yield from self._iter_contacts(repo, contacts.c.account_id == account_id, batch, with_labels)
             return
         streams: list[Iterator[str]] = [self._member_ids(g, batch) for g in sorted(g for g in ids if g > 0)]
         if NOT_LISTED_GROUP_ID in ids:
@@ -223,9 +223,26 @@ class GroupRepository:
             chunk = list(itertools.islice(merged, batch))
             if not chunk:
                 return
-            records = repo.by_ids(account_id, chunk)
+            records = repo.by_ids(account_id, chunk, with_labels=with_labels)
             if records:
                 yield records
+
+    def members_among(
+        self, account_id: str, group_ids: Iterable[int], contact_ids: Sequence[str]
+    ) -> set[str]:
+        """The contacts among ``contact_ids`` that are members of any of ``group_ids`` (virtual included)."""
+        ids = list(group_ids)
+        found: set[str] = set()
+        if not ids:
+            return found
+        condition = member_condition(account_id, ids)
+        for part in chunks(list(contact_ids)):
+            found.update(
+                self.conn.execute(
+                    sa.select(contacts.c.id).where(contacts.c.id.in_(part), condition)
+                ).scalars()
+            )
+        return found
 
     def _member_ids(self, group_id: int, batch: int) -> Iterator[str]:
         after = ""
@@ -255,13 +272,13 @@ class GroupRepository:
 
     @staticmethod
     def _iter_contacts(
-        repo: ContactRepository, condition: sa.ColumnElement[bool], batch: int
+        repo: ContactRepository, condition: sa.ColumnElement[bool], batch: int, with_labels: bool
     ) -> Iterator[list[ContactRecord]]:
         after = ""
         while True:
             rows = repo.record_rows_after(condition, after, batch)
             if rows:
-                yield repo.records(rows)
+                yield repo.records(rows, with_labels=with_labels)
             if len(rows) < batch:
                 return
             after = rows[-1].id

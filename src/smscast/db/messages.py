@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 
 from smscast.db.schema import messages
 
@@ -112,3 +113,39 @@ def insert_ignoring_duplicates(conn: Connection, parts: Sequence[NewPart]) -> No
             sqlite_insert(messages).on_conflict_do_nothing(index_elements=["sms_id"]),
             [asdict(p) for p in parts],
         )
+
+
+#: The columns in which the parts of one campaign differ, in the order `CampaignPartWriter` takes them.
+PART_COLUMNS = ("sms_id", "message_id", "part", "parts", "to", "country", "body", "groups")
+PartValues = tuple[str, str, int, int, str, str, str, str | None]
+
+
+class CampaignPartWriter:
+    """Inserts many parts of one campaign fast (campaign expansion: up to millions of rows).
+
+    The values every part shares (account, campaign, sender, status, dates, …) are converted by their column
+    types once; each row brings only the ``PART_COLUMNS`` values, as a plain tuple, and the rows go to the
+    driver's ``executemany`` as they are (no per-row dictionaries or type processing). Rows whose ``sms_id``
+    exists already are skipped (``ON CONFLICT DO NOTHING``), so an interrupted expansion can simply run
+    again.
+    """
+
+    def __init__(self, dialect: Dialect, shared: Mapping[str, Any]) -> None:
+        unknown = set(shared) - set(messages.c.keys()) | set(shared) & set(PART_COLUMNS)
+        if unknown:
+            raise ValueError(f"not shared columns of messages: {sorted(unknown)}")
+        values: list[Any] = []
+        for name, value in shared.items():
+            process = messages.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+            values.append(process(value) if process is not None else value)
+        self._shared = tuple(values)
+        quote = dialect.identifier_preparer.quote
+        names = ", ".join(quote(name) for name in (*PART_COLUMNS, *shared))
+        marker = "?" if dialect.paramstyle == "qmark" else "%s"
+        markers = ", ".join([marker] * (len(PART_COLUMNS) + len(shared)))
+        self._sql = f"INSERT INTO messages ({names}) VALUES ({markers}) ON CONFLICT (sms_id) DO NOTHING"
+
+    def insert(self, conn: Connection, rows: Sequence[PartValues]) -> None:
+        if rows:
+            shared = self._shared
+            conn.exec_driver_sql(self._sql, [row + shared for row in rows])

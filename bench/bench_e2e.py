@@ -1,0 +1,156 @@
+"""End-to-end campaign throughput against the raw asyncio SMPP client, through the same node-smpp simulator.
+
+For each database (SQLite, PostgreSQL), one simulator (receipts on, recording off) and one real
+``smscast serve`` (API + engine loops, default engine settings, carrier ``smpp://`` to the simulator) run
+for the whole measurement. Each run, alternating:
+
+- raw: ``bench/raw_smpp_client.py`` submits ``-n`` messages with receipts requested (and answered), as
+  fast as the simulator allows; its rate is the yardstick;
+- e2e: ``POST /sms/campaign`` with ``-n`` distinct numbers (one part each), timed from sending the request
+  until every part of the campaign is ``Delivered`` in the database (submitted, recorded, its receipt
+  stored durably and applied). The benchmark polls the database read-only to see it.
+
+Prints the median of ``--runs`` runs per database, the e2e/raw ratio (target ≥ 0.5), and the time to
+``Running`` (expansion) inside the e2e run.
+
+    .venv/bin/python bench/bench_e2e.py [-n 20000] [--runs 3] [--databases sqlite,postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from smsc_sim import smsc_simulator  # noqa: E402
+
+from benchlib import (  # noqa: E402
+    create_account,
+    postgres_available,
+    print_json_line,
+    scratch_database,
+    serve,
+    smscast,
+    smscast_env,
+    token,
+)
+from raw_smpp_client import run_raw  # noqa: E402
+
+PREFIXES = ("694", "695", "697", "698", "699", "693", "690")
+
+
+@dataclass
+class E2eRun:
+    seconds: float
+    to_running: float
+
+    def rate(self, n: int) -> float:
+        return n / self.seconds
+
+
+def numbers(n: int, run: int) -> list[str]:
+    prefix = PREFIXES[run % len(PREFIXES)]
+    offset = (run // len(PREFIXES)) * n
+    return [f"+30{prefix}{offset + i:07d}" for i in range(n)]
+
+
+def run_e2e(http: httpx.Client, auth: dict[str, str], db: sa.Engine, n: int, run: int) -> E2eRun:
+    payload = {
+        "body": "Your autumn offer is waiting at ACME. Reply STOP to opt out.",
+        "from": "ACME",
+        "to": numbers(n, run),
+        "campaignName": f"e2e {run}",
+    }
+    delivered = sa.text("SELECT count(*) FROM messages WHERE campaign_id = :c AND status = 'Delivered'")
+    state = sa.text("SELECT state FROM campaigns WHERE tracking_id = :c")
+    started = time.perf_counter()
+    response = http.post("/sms/campaign", json=payload, headers=auth)
+    response.raise_for_status()
+    tracking_id = response.json()["trackingId"]
+    to_running = 0.0
+    deadline = started + max(120.0, n / 200)
+    with db.connect() as conn:
+        while True:
+            if not to_running and conn.execute(state, {"c": tracking_id}).scalar_one() in (
+                "Running",
+                "Sent",
+                "Finished",
+            ):
+                to_running = time.perf_counter() - started
+            if conn.execute(delivered, {"c": tracking_id}).scalar_one() >= n:
+                return E2eRun(time.perf_counter() - started, to_running)
+            conn.rollback()
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"campaign {tracking_id} not delivered within {deadline - started:.0f} s")
+            time.sleep(0.02)
+
+
+def bench_database(kind: str, n: int, runs: int, window: int) -> dict[str, float]:
+    with (
+        scratch_database(kind) as url,
+        smsc_simulator(record=False, receipts=True) as sim,
+    ):
+        carrier = f"smpp://{sim.system_id}:{sim.password}@{sim.host}:{sim.port}?window={window}"
+        env = smscast_env(url, SMSCAST_CARRIER_URL=carrier, SMSCAST_QUIET_HOURS="")
+        smscast(env, "migrate")
+        creds = create_account(env)
+        raw_rates: list[float] = []
+        e2e_runs: list[E2eRun] = []
+        db = sa.create_engine(env["SMSCAST_DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://"))
+        with serve(env, workers=True) as server, httpx.Client(base_url=server.base_url, timeout=120) as http:
+            auth = {"Authorization": f"Bearer {token(http, creds)}"}
+            run_e2e(http, auth, db, 500, runs + 1)  # warm-up: imports, phonenumbers metadata, pools
+            for run in range(runs):
+                raw = asyncio.run(
+                    run_raw(sim.host, sim.port, sim.system_id, sim.password, n, window, True, drain_s=30)
+                )
+                raw_rates.append(raw.rate)
+                e2e_runs.append(run_e2e(http, auth, db, n, run))
+        db.dispose()
+    raw_rate = statistics.median(raw_rates)
+    e2e_rate = statistics.median(r.rate(n) for r in e2e_runs)
+    to_running = statistics.median(r.to_running for r in e2e_runs)
+    print(f"{kind}: {n} recipients, receipts on, window {window}, median of {runs} alternating runs")
+    print(
+        f"  raw asyncio client : {raw_rate:>7,.0f} msg/s   runs: {', '.join(f'{r:,.0f}' for r in raw_rates)}"
+    )
+    print(
+        f"  smscast end-to-end : {e2e_rate:>7,.0f} msg/s   runs: "
+        + ", ".join(f"{r.rate(n):,.0f}" for r in e2e_runs)
+        + f"   (POST → Running {to_running:.2f} s)"
+    )
+    ratio = e2e_rate / raw_rate
+    print(f"  ratio e2e / raw    : {ratio:.2f}  (target ≥ 0.5: {'met' if ratio >= 0.5 else 'MISSED'})")
+    return {"raw": raw_rate, "e2e": e2e_rate, "ratio": ratio, "to_running_s": to_running}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("-n", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--window", type=int, default=100)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    args = parser.parse_args()
+    for kind in args.databases.split(","):
+        if kind == "postgresql" and not postgres_available():
+            print("postgresql: unreachable, skipped")
+            continue
+        figures = bench_database(kind, args.n, args.runs, args.window)
+        print_json_line({"bench": "e2e", "database": kind, "n": args.n, **figures})
+
+
+if __name__ == "__main__":
+    main()
