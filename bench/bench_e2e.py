@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from smsc_sim import smsc_simulator  # noqa: E402
 
 from benchlib import (  # noqa: E402
+    cpu_seconds,
     create_account,
     postgres_available,
     print_json_line,
@@ -54,6 +55,7 @@ PREFIXES = ("694", "695", "697", "698", "699", "693", "690")
 class E2eRun:
     seconds: float
     to_running: float
+    server_cpu: float  # CPU seconds the smscast process used during the run
 
     def rate(self, n: int) -> float:
         return n / self.seconds
@@ -65,7 +67,9 @@ def numbers(n: int, run: int) -> list[str]:
     return [f"+30{prefix}{offset + i:07d}" for i in range(n)]
 
 
-def run_e2e(http: httpx.Client, auth: dict[str, str], db: sa.Engine, n: int, run: int) -> E2eRun:
+def run_e2e(
+    http: httpx.Client, auth: dict[str, str], db: sa.Engine, n: int, run: int, server_pid: int
+) -> E2eRun:
     payload = {
         "body": "Your autumn offer is waiting at ACME. Reply STOP to opt out.",
         "from": "ACME",
@@ -74,6 +78,7 @@ def run_e2e(http: httpx.Client, auth: dict[str, str], db: sa.Engine, n: int, run
     }
     delivered = sa.text("SELECT count(*) FROM messages WHERE campaign_id = :c AND status = 'Delivered'")
     state = sa.text("SELECT state FROM campaigns WHERE tracking_id = :c")
+    cpu_before = cpu_seconds(server_pid)
     started = time.perf_counter()
     response = http.post("/sms/campaign", json=payload, headers=auth)
     response.raise_for_status()
@@ -89,7 +94,8 @@ def run_e2e(http: httpx.Client, auth: dict[str, str], db: sa.Engine, n: int, run
             ):
                 to_running = time.perf_counter() - started
             if conn.execute(delivered, {"c": tracking_id}).scalar_one() >= n:
-                return E2eRun(time.perf_counter() - started, to_running)
+                seconds = time.perf_counter() - started
+                return E2eRun(seconds, to_running, cpu_seconds(server_pid) - cpu_before)
             conn.rollback()
             if time.perf_counter() > deadline:
                 raise TimeoutError(f"campaign {tracking_id} not delivered within {deadline - started:.0f} s")
@@ -110,17 +116,19 @@ def bench_database(kind: str, n: int, runs: int, window: int) -> dict[str, float
         db = sa.create_engine(env["SMSCAST_DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://"))
         with serve(env, workers=True) as server, httpx.Client(base_url=server.base_url, timeout=120) as http:
             auth = {"Authorization": f"Bearer {token(http, creds)}"}
-            run_e2e(http, auth, db, 500, runs + 1)  # warm-up: imports, phonenumbers metadata, pools
+            pid = server.process.pid
+            run_e2e(http, auth, db, 500, runs + 1, pid)  # warm-up: imports, phonenumbers metadata, pools
             for run in range(runs):
                 raw = asyncio.run(
                     run_raw(sim.host, sim.port, sim.system_id, sim.password, n, window, True, drain_s=30)
                 )
                 raw_rates.append(raw.rate)
-                e2e_runs.append(run_e2e(http, auth, db, n, run))
+                e2e_runs.append(run_e2e(http, auth, db, n, run, pid))
         db.dispose()
     raw_rate = statistics.median(raw_rates)
     e2e_rate = statistics.median(r.rate(n) for r in e2e_runs)
     to_running = statistics.median(r.to_running for r in e2e_runs)
+    cpu_us = statistics.median(r.server_cpu for r in e2e_runs) / n * 1e6
     print(f"{kind}: {n} recipients, receipts on, window {window}, median of {runs} alternating runs")
     print(
         f"  raw asyncio client : {raw_rate:>7,.0f} msg/s   runs: {', '.join(f'{r:,.0f}' for r in raw_rates)}"
@@ -128,11 +136,11 @@ def bench_database(kind: str, n: int, runs: int, window: int) -> dict[str, float
     print(
         f"  smscast end-to-end : {e2e_rate:>7,.0f} msg/s   runs: "
         + ", ".join(f"{r.rate(n):,.0f}" for r in e2e_runs)
-        + f"   (POST → Running {to_running:.2f} s)"
+        + f"   (POST → Running {to_running:.2f} s; server CPU {cpu_us:.0f} µs/msg)"
     )
     ratio = e2e_rate / raw_rate
     print(f"  ratio e2e / raw    : {ratio:.2f}  (target ≥ 0.5: {'met' if ratio >= 0.5 else 'MISSED'})")
-    return {"raw": raw_rate, "e2e": e2e_rate, "ratio": ratio, "to_running_s": to_running}
+    return {"raw": raw_rate, "e2e": e2e_rate, "ratio": ratio, "to_running_s": to_running, "cpu_us": cpu_us}
 
 
 def main() -> None:

@@ -42,6 +42,12 @@ def peak_rss_mb(pid: int | str = "self") -> float:
     raise RuntimeError("no VmHWM in /proc/status")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time consumed so far by process ``pid`` (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def reset_peak_rss() -> None:
     """Reset VmHWM to the current RSS (Linux ≥ 4.0: write 5 to clear_refs), so a later reading measures
     one phase only."""

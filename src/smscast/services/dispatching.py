@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy.engine import Connection
+
 from smscast.carriers.base import DeliveryReport, OutboundPart, SubmitResult
 from smscast.db.accounts import AccountRepository
 from smscast.db.database import Database
@@ -127,7 +129,7 @@ class DispatchService:
                 accounts.add_transaction(account_id, "Charge", -total, now, reference)
         repo.set_prices(priced)
         price_of = dict(priced)
-        return [_with_price(p, price_of.get(p.sms_id, p.price)) for p in send], unsent
+        return [p.with_price(price_of.get(p.sms_id, p.price)) for p in send], unsent
 
     def record(self, results: Sequence[tuple[ClaimedPart, SubmitResult]]) -> None:
         """Write what the carrier answered: ``Sent`` with its id, a refund and ``Failed`` for a refusal,
@@ -159,42 +161,66 @@ class DispatchService:
             self.callbacks.parts_changed(
                 conn, [p.sms_id for p, _ in results if p.has_callback and p.sms_id in changed], now
             )
+            if sent and not repo.inbox_is_empty():
+                # Receipts that overtook this write (the SMSC answers, then reports at once): apply now
+                # rather than at the next maintenance pass.
+                self._apply_inbox(conn, repo, 5000)
 
     def store_receipts(self, reports: Sequence[DeliveryReport]) -> None:
-        """Persist receipts (before the SMSC is answered) and apply those whose part is known."""
+        """Persist receipts (before the SMSC is answered): in one transaction, those whose part is known are
+        applied to it, the others wait in the inbox for the part's submit result (``record`` applies them)."""
+        now = self.clock.now()
         with self.db.write() as conn:
-            DispatchRepository(conn).add_receipts(
-                [Receipt(r.carrier_id, r.stat, r.error_code) for r in reports], self.clock.now()
-            )
-        self.apply_receipts()
+            repo = DispatchRepository(conn)
+            parts = repo.parts_by_carrier_ids([r.carrier_id for r in reports])
+            updates: list[tuple[str, str, str]] = []
+            moved: list[str] = []
+            waiting: list[Receipt] = []
+            for report in reports:
+                found = parts.get(report.carrier_id)
+                if found is None:
+                    waiting.append(Receipt(report.carrier_id, report.stat, report.error_code))
+                    continue
+                sms_id, current, has_callback = found
+                status, detailed = status_from_receipt(report.stat)
+                updates.append((sms_id, status.value, detailed))
+                # Statuses only move forward: a final part ignores a late or repeated receipt.
+                if has_callback and current not in FINAL_VALUES and status.value != current:
+                    moved.append(sms_id)
+            repo.apply_statuses(updates, now)
+            repo.add_receipts(waiting, now)
+            self.callbacks.parts_changed(conn, moved, now)
+        if waiting:
+            # A part's submit result may have been committed meanwhile by a concurrent writer (PostgreSQL).
+            self.apply_receipts()
 
     def apply_receipts(self, batch: int = 5000) -> int:
+        """Apply the inbox's receipts whose part is known by now; returns how many."""
         applied = 0
         while True:
             with self.db.write() as conn:
-                repo = DispatchRepository(conn)
-                matches = repo.matched_receipts(batch)
-                if not matches:
-                    return applied
-                updates = []
-                moved: list[str] = []
-                for match in matches:
-                    status, detailed = status_from_receipt(match.stat)
-                    updates.append((match.sms_id, status.value, detailed))
-                    # Statuses only move forward: a final part ignores a late or repeated receipt.
-                    if (
-                        match.has_callback
-                        and match.status not in FINAL_VALUES
-                        and status.value != match.status
-                    ):
-                        moved.append(match.sms_id)
-                now = self.clock.now()
-                repo.apply_statuses(updates, now)
-                repo.delete_receipts([m.inbox_id for m in matches])
-                self.callbacks.parts_changed(conn, moved, now)
-                applied += len(matches)
-            if len(matches) < batch:
+                count = self._apply_inbox(conn, DispatchRepository(conn), batch)
+            applied += count
+            if count < batch:
                 return applied
+
+    def _apply_inbox(self, conn: Connection, repo: DispatchRepository, batch: int) -> int:
+        matches = repo.matched_receipts(batch)
+        if not matches:
+            return 0
+        updates = []
+        moved: list[str] = []
+        for match in matches:
+            status, detailed = status_from_receipt(match.stat)
+            updates.append((match.sms_id, status.value, detailed))
+            # Statuses only move forward: a final part ignores a late or repeated receipt.
+            if match.has_callback and match.status not in FINAL_VALUES and status.value != match.status:
+                moved.append(match.sms_id)
+        now = self.clock.now()
+        repo.apply_statuses(updates, now)
+        repo.delete_receipts([m.inbox_id for m in matches])
+        self.callbacks.parts_changed(conn, moved, now)
+        return len(matches)
 
     def expire_missing_receipts(self, batch: int = 5000) -> int:
         """End parts whose receipt did not come within ``receipt_timeout`` (see ``DispatchSettings``)."""
@@ -232,14 +258,6 @@ class DispatchService:
             self._price_list = self.prices.price_list()
             self._price_list_at = now
         return self._price_list
-
-
-def _with_price(part: ClaimedPart, price: Decimal | None) -> ClaimedPart:
-    if part.price == price:
-        return part
-    from dataclasses import replace
-
-    return replace(part, price=price)
 
 
 def outbound(part: ClaimedPart) -> OutboundPart:
