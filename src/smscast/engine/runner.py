@@ -25,6 +25,9 @@ class EngineSettings:
     idle_s: float = 0.2
     scheduler_every_s: float = 0.5
     maintenance_every_s: float = 5.0
+    # How long a dispatcher lets the carrier's answers gather before writing them: fewer, larger writes,
+    # while a crash still leaves only this long's answers (and the window in flight) unrecorded.
+    record_every_s: float = 0.05
 
 
 class Engine:
@@ -98,9 +101,10 @@ class Engine:
 
     async def _submit_and_record(self, parts: list[ClaimedPart], number: int) -> None:
         """Submit ``parts`` and record the answers as they arrive: each write takes every answer that came
-        in since the last one. Recording the batch only once all of it was answered would leave up to a
-        whole batch accepted by the carrier but not recorded when the process dies, and sent again after
-        the lease (docs/adr/0002): this way only the window in flight and one write's answers are."""
+        in since the last one (or in ``record_every_s``, whichever is longer). Recording the batch only once
+        all of it was answered would leave up to a whole batch accepted by the carrier but not recorded when
+        the process dies, all sent again after the lease (docs/adr/0002); this way only the window in flight
+        and the answers of one write's interval are."""
         answered: list[tuple[ClaimedPart, SubmitResult]] = []
         arrived = asyncio.Event()
 
@@ -113,6 +117,8 @@ class Engine:
             remaining = len(parts)
             while remaining:
                 await arrived.wait()
+                if len(answered) < remaining:
+                    await asyncio.sleep(self.settings.record_every_s)
                 arrived.clear()
                 chunk = answered[:]
                 del answered[:]
