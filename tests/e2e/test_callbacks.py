@@ -214,11 +214,9 @@ def test_on_completion_reports_final_statuses_only(
     parts = [p for p in payloads if p.get("campaignTrackingId") == campaign["trackingId"]]
     assert sorted(p["status"]["name"] for p in parts) == ["Delivered"] * 4
     assert [p["campaignStatus"] for p in payloads if "campaignStatus" in p] == ["Finished"]
-    # a single message's callback defaults to OnChange: Sent then Delivered
-    assert [p["status"]["name"] for p in payloads if p.get("messageId") == single["trackingId"]] == [
-        "Sent",
-        "Delivered",
-    ]
+    # a single message's callback defaults to OnChange: Sent and Delivered (arrival order is not promised)
+    single_statuses = [p["status"]["name"] for p in payloads if p.get("messageId") == single["trackingId"]]
+    assert sorted(single_statuses) == ["Delivered", "Sent"]
 
 
 def test_failing_receiver_gets_every_callback_after_retries(

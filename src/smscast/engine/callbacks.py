@@ -17,6 +17,8 @@ from smscast.domain import callbacks as rules
 from smscast.services.callbacks import Attempt, CallbackService
 
 log = logging.getLogger("smscast.callbacks")
+RECORD_LINGER_S = 0.02
+PER_ORIGIN = 16  # connections to one receiver at once
 
 
 class CallbackSender:
@@ -34,21 +36,23 @@ class CallbackSender:
         self.concurrency = concurrency
         self.idle_s = idle_s
         self.transport = transport
+        self._clients: dict[tuple[str, str, int | None], httpx.AsyncClient] = {}
 
     async def run(self, stop: asyncio.Event) -> None:
-        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
-        async with httpx.AsyncClient(
-            timeout=self.timeout_s, follow_redirects=False, limits=limits, transport=self.transport
-        ) as client:
+        self._clients = {}
+        async with contextlib.AsyncExitStack() as clients:
             in_flight: set[asyncio.Task[Attempt]] = set()
             while not stop.is_set() or in_flight:
-                if not stop.is_set() and len(in_flight) < self.concurrency:
+                # Claim in batches: when half the slots are free (or none is busy), not one slot at a time.
+                free = self.concurrency - len(in_flight)
+                if not stop.is_set() and (free >= self.concurrency // 2 or not in_flight):
                     try:
-                        due = await asyncio.to_thread(self.service.claim, self.concurrency - len(in_flight))
+                        due = await asyncio.to_thread(self.service.claim, free)
                     except Exception:
                         log.exception("could not claim callbacks; retrying")
                         due = []
                     for callback in due:
+                        client = await self._client_for(clients, callback.url)
                         in_flight.add(asyncio.create_task(self._deliver(client, callback)))
                 if not in_flight:
                     with contextlib.suppress(TimeoutError):
@@ -57,6 +61,12 @@ class CallbackSender:
                 done, in_flight = await asyncio.wait(
                     in_flight, timeout=self.idle_s, return_when="FIRST_COMPLETED"
                 )
+                if not done:
+                    continue
+                # Let the answers of the same burst arrive, so one write records many attempts.
+                if in_flight:
+                    more, in_flight = await asyncio.wait(in_flight, timeout=RECORD_LINGER_S)
+                    done |= more
                 attempts = [task.result() for task in done]
                 while True:
                     try:
@@ -65,6 +75,25 @@ class CallbackSender:
                     except Exception:
                         log.exception("could not record callback attempts; retrying")
                         await asyncio.sleep(1.0)
+
+    async def _client_for(self, clients: contextlib.AsyncExitStack, url: str) -> httpx.AsyncClient:
+        """One client (connection pool) per receiver origin: a slow receiver fills its own pool only, and
+        httpcore's per-request pool scan stays short."""
+        try:
+            parts = httpx.URL(url)
+            origin = (parts.scheme, parts.host, parts.port)
+        except Exception:
+            origin = ("", url, None)
+        client = self._clients.get(origin)
+        if client is None:
+            limits = httpx.Limits(max_connections=PER_ORIGIN, max_keepalive_connections=PER_ORIGIN)
+            client = await clients.enter_async_context(
+                httpx.AsyncClient(
+                    timeout=self.timeout_s, follow_redirects=False, limits=limits, transport=self.transport
+                )
+            )
+            self._clients[origin] = client
+        return client
 
     async def _deliver(self, client: httpx.AsyncClient, callback: DueCallback) -> Attempt:
         body = callback.payload.encode()
