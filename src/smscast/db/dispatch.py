@@ -155,6 +155,15 @@ class DispatchRepository:
             .values(status=MessageStatus.QUEUED.value, lease_until=None)
         ).rowcount
 
+    def renew_leases(self, sms_ids: Sequence[str], lease_until: datetime) -> None:
+        """Extend the lease of parts still being sent (not yet recorded) to ``lease_until``."""
+        if sms_ids:
+            self.conn.execute(
+                messages.update()
+                .where(messages.c.sms_id.in_(sms_ids), messages.c.status == SENDING)
+                .values(lease_until=lease_until)
+            )
+
     def hold(self, items: Sequence[tuple[str, datetime]]) -> None:
         """Put parts back in the queue until ``not_before`` (quiet hours), marking them held."""
         if items:

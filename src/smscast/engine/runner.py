@@ -112,21 +112,34 @@ class Engine:
             answered.append((part, await self._submit(part)))
             arrived.set()
 
+        unrecorded = {part.sms_id for part in parts}
         tasks = [asyncio.create_task(submit(part)) for part in parts]
+        renewing = asyncio.create_task(self._renew_leases(unrecorded, number))
         try:
-            remaining = len(parts)
-            while remaining:
+            while unrecorded:
                 await arrived.wait()
-                if len(answered) < remaining:
+                if len(answered) < len(unrecorded):
                     await asyncio.sleep(self.settings.record_every_s)
                 arrived.clear()
                 chunk = answered[:]
                 del answered[:]
                 await self._record(chunk, number)
-                remaining -= len(chunk)
+                unrecorded.difference_update(part.sms_id for part, _ in chunk)
         finally:
+            renewing.cancel()
             for task in tasks:
                 task.cancel()
+
+    async def _renew_leases(self, unrecorded: set[str], number: int) -> None:
+        """Every third of a lease, extend the lease of the parts of a batch not recorded yet: a slow carrier
+        may take longer than one lease to get through a batch (500 parts at 5 msg/s take 100 s)."""
+        every = self.dispatch.settings.lease.total_seconds() / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await asyncio.to_thread(self.dispatch.renew_leases, sorted(unrecorded))
+            except Exception:
+                log.exception("dispatcher %d could not renew its leases; retrying", number)
 
     async def _record(self, results: list[tuple[ClaimedPart, SubmitResult]], number: int) -> None:
         while True:

@@ -240,6 +240,14 @@ class DispatchService:
         with self.db.write() as conn:
             return DispatchRepository(conn).release_expired_leases(self.clock.now())
 
+    def renew_leases(self, sms_ids: Sequence[str]) -> None:
+        """Keep parts this process is still sending leased to it for another ``lease``: a slow carrier
+        (a low tps) can take longer than one lease to get through a claimed batch, and a part whose lease
+        ran out would be claimed and sent again by another dispatcher while this one still sends it."""
+        if sms_ids:
+            with self.db.write() as conn:
+                DispatchRepository(conn).renew_leases(sms_ids, self.clock.now() + self.settings.lease)
+
     def _allowed_from(self, now: datetime, number: str) -> datetime:
         """When ``number`` may receive: outside quiet hours in every zone it could be in. When no instant
         is allowed in all of them (Russia's 11 zones under the default windows), its first zone decides."""
