@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -50,6 +50,7 @@ from smscast.domain.errors import (
 from smscast.domain.numbers import PhoneNumber, validate_numbers
 from smscast.domain.personalisation import compile_template
 from smscast.domain.sender import validate_sender
+from smscast.domain.statuses import SENDING, MessageStatus
 from smscast.services.callbacks import CallbackPlanner
 from smscast.services.paging import Page
 from smscast.services.prices import PriceService
@@ -67,6 +68,8 @@ class CampaignView:
     definition: CampaignDefinition
     analysis: dict[str, Any]
     statuses: dict[str, int]
+    # Country → parts held back by quiet hours; on the details page only (GET /campaigns/{id}).
+    quiet_hours_report: dict[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +176,8 @@ class CampaignService:
             if row is None:
                 raise CampaignNotFound()
             counts = repo.status_counts([tracking_id])[tracking_id]
-        return self._view(row, counts)
+            held = CampaignEngineRepository(conn).held_per_country(tracking_id)
+        return replace(self._view(row, counts), quiet_hours_report=held)
 
     def page(
         self, principal: Principal, page: int, size: int, state: str | None, name: str | None
@@ -343,6 +347,8 @@ class CampaignService:
     @staticmethod
     def _view(row: CampaignRow, counts: dict[str, int]) -> CampaignView:
         statuses = {status: counts.get(status, 0) for status in MESSAGE_STATUSES}
+        # Parts being handed over are still Queued for clients.
+        statuses[MessageStatus.QUEUED.value] += counts.get(SENDING, 0)
         return CampaignView(
             row, CampaignDefinition.from_json(json.loads(row.definition)), json.loads(row.analysis), statuses
         )

@@ -44,6 +44,8 @@ def campaign_json(view: CampaignView) -> dict[str, Any]:
     if definition.fallback_values:
         out["fallbackValues"] = dict(definition.fallback_values)
     out["statuses"] = view.statuses
+    if view.quiet_hours_report is not None:
+        out["quietHoursReport"] = view.quiet_hours_report
     out.update(view.analysis)
     if row.failure_reason:
         out["failureReason"] = row.failure_reason
