@@ -10,6 +10,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from smscast.db.messages import part_body_joined
 from smscast.db.schema import applications, callback_outbox, campaigns, messages
 from smscast.domain.callbacks import PartState
 
@@ -148,7 +149,7 @@ class CallbackRepository:
                 messages.c.sender,
                 messages.c.country,
                 messages.c.groups,
-                messages.c.body,
+                part_body_joined(),
                 applications.c.name.label("application_name"),
                 messages.c.price,
                 messages.c.status,

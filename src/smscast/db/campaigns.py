@@ -312,9 +312,25 @@ class CampaignEngineRepository:
         ).first()
         return None if row is None else _row(row)
 
-    def extend_lease(self, tracking_id: str, lease_until: datetime) -> None:
+    def extend_lease(self, tracking_id: str, lease_until: datetime, checkpoint: str | None = None) -> None:
+        """Keep the expansion lease; with ``checkpoint``, also record where the expansion stands (in the
+        transaction that wrote the parts up to there)."""
+        values: dict[str, object] = {"lease_until": lease_until}
+        if checkpoint is not None:
+            values["expansion_checkpoint"] = checkpoint
+        self.conn.execute(campaigns.update().where(campaigns.c.tracking_id == tracking_id).values(**values))
+
+    def expansion_checkpoint(self, tracking_id: str) -> str | None:
+        """Where an earlier, interrupted expansion of the campaign stopped (``None``: not begun)."""
+        value = self.conn.execute(
+            sa.select(campaigns.c.expansion_checkpoint).where(campaigns.c.tracking_id == tracking_id)
+        ).scalar_one_or_none()
+        return None if value is None else str(value)
+
+    def set_message_body(self, tracking_id: str, text: str | None) -> None:
+        """The final text shared by every part of the campaign (parts store NULL), or ``None``."""
         self.conn.execute(
-            campaigns.update().where(campaigns.c.tracking_id == tracking_id).values(lease_until=lease_until)
+            campaigns.update().where(campaigns.c.tracking_id == tracking_id).values(message_body=text)
         )
 
     def end_expansion(

@@ -535,6 +535,10 @@ class ContactRepository:
 
     # --- helpers -----------------------------------------------------------------------------------
 
+    def custom_labels(self, ids: Sequence[str]) -> dict[str, dict[str, str]]:
+        """contact id → its custom label values, for the contacts among ``ids`` that have any."""
+        return self._custom_labels(ids)
+
     def _custom_labels(self, ids: Sequence[str]) -> dict[str, dict[str, str]]:
         out: dict[str, dict[str, str]] = {}
         for part in chunks(ids):

@@ -21,6 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
+from smscast.db.messages import PART_BODY
 from smscast.db.schema import messages, receipt_inbox
 from smscast.domain.statuses import FINAL_VALUES, SENDING, MessageStatus
 
@@ -97,7 +98,7 @@ _CLAIM_COLUMNS = (
     messages.c.to,
     messages.c.sender,
     messages.c.country,
-    messages.c.body,
+    PART_BODY,
     messages.c.flash,
     messages.c.quiet_hours,
     messages.c.expires_at,
@@ -279,7 +280,7 @@ class DispatchRepository:
                 _driver_sql(
                     self.conn.dialect,
                     "SELECT carrier_message_id, sms_id, status, callback IS NOT NULL FROM messages"
-                    f" WHERE carrier_message_id IN ({markers})",
+                    f" WHERE carrier_message_id IN ({markers}) AND carrier_message_id IS NOT NULL",
                 ),
                 tuple(chunk),
             )

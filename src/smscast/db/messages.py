@@ -11,7 +11,21 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
-from smscast.db.schema import messages
+from smscast.db.schema import campaigns, messages
+
+#: A part's text: its own ``body``, or (NULL: a campaign whose body is not personalised) the campaign's
+#: ``message_body``, stored once instead of on each of its parts.
+PART_BODY: sa.ColumnElement[str] = sa.func.coalesce(
+    messages.c.body,
+    sa.select(campaigns.c.message_body)
+    .where(campaigns.c.tracking_id == messages.c.campaign_id)
+    .scalar_subquery(),
+).label("body")
+
+
+def part_body_joined() -> sa.ColumnElement[str]:
+    """``PART_BODY`` for a query that already joins ``campaigns`` on the part's campaign."""
+    return sa.func.coalesce(messages.c.body, campaigns.c.message_body).label("body")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +83,7 @@ class MessageRepository:
 
     def parts_of(self, account_id: str, message_id: str) -> list[PartRow]:
         rows = self.conn.execute(
-            sa.select(messages)
+            sa.select(*(c for c in messages.c if c.name != "body"), PART_BODY)
             .where(messages.c.account_id == account_id, messages.c.message_id == message_id)
             .order_by(messages.c.part)
         ).all()
@@ -117,17 +131,17 @@ def insert_ignoring_duplicates(conn: Connection, parts: Sequence[NewPart]) -> No
 
 #: The columns in which the parts of one campaign differ, in the order `CampaignPartWriter` takes them.
 PART_COLUMNS = ("sms_id", "message_id", "part", "parts", "to", "country", "body", "groups")
-PartValues = tuple[str, str, int, int, str, str, str, str | None]
+PartValues = tuple[str, str, int, int, str, str, str | None, str | None]
 
 
 class CampaignPartWriter:
     """Inserts many parts of one campaign fast (campaign expansion: up to millions of rows).
 
-    The values every part shares (account, campaign, sender, status, dates, …) are converted by their column
-    types once; each row brings only the ``PART_COLUMNS`` values, as a plain tuple, and the rows go to the
-    driver's ``executemany`` as they are (no per-row dictionaries or type processing). Rows whose ``sms_id``
-    exists already are skipped (``ON CONFLICT DO NOTHING``), so an interrupted expansion can simply run
-    again.
+    The values every part shares (account, campaign, sender, status, dates, …) are converted once; each row
+    brings only the ``PART_COLUMNS`` values, as a plain tuple. On SQLite the rows go to the driver's
+    ``executemany`` as they are (no per-row dictionaries or type processing); on PostgreSQL they are
+    streamed as ``COPY … FROM STDIN`` text built here. The caller guarantees new ids (the expansion's
+    checkpoint means no part is written twice).
     """
 
     def __init__(self, dialect: Dialect, shared: Mapping[str, Any]) -> None:
@@ -141,11 +155,41 @@ class CampaignPartWriter:
         self._shared = tuple(values)
         quote = dialect.identifier_preparer.quote
         names = ", ".join(quote(name) for name in (*PART_COLUMNS, *shared))
+        self._copy: str | None = None
+        if dialect.name == "postgresql":
+            self._copy = f"COPY messages ({names}) FROM STDIN"
+            self._copy_suffix = "\t".join(_copy_text(v) for v in values) + "\n"
         marker = "?" if dialect.paramstyle == "qmark" else "%s"
         markers = ", ".join([marker] * (len(PART_COLUMNS) + len(shared)))
-        self._sql = f"INSERT INTO messages ({names}) VALUES ({markers}) ON CONFLICT (sms_id) DO NOTHING"
+        self._sql = f"INSERT INTO messages ({names}) VALUES ({markers})"
 
     def insert(self, conn: Connection, rows: Sequence[PartValues]) -> None:
-        if rows:
+        if not rows:
+            return
+        if self._copy is None:
             shared = self._shared
             conn.exec_driver_sql(self._sql, [row + shared for row in rows])
+            return
+        suffix = self._copy_suffix
+        text = "".join(
+            f"{sms_id}\t{message_id}\t{part}\t{parts}\t{_copy_text(to)}\t{_copy_text(country)}\t"
+            f"{_copy_text(body)}\t{_copy_text(groups)}\t{suffix}"
+            for sms_id, message_id, part, parts, to, country, body, groups in rows
+        )
+        driver: Any = conn.connection.driver_connection  # psycopg.Connection, in this transaction
+        with driver.cursor() as cursor, cursor.copy(self._copy) as copy:
+            copy.write(text)
+
+
+# COPY's text format: \N is NULL; backslash, tab, newline and carriage return are escaped.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: object) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)

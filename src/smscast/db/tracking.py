@@ -10,6 +10,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from smscast.db.messages import part_body_joined
 from smscast.db.schema import applications, campaigns, messages
 
 SEARCHABLE = {
@@ -65,7 +66,7 @@ _COLUMNS = (
     messages.c.sender,
     messages.c.country,
     messages.c.groups,
-    messages.c.body,
+    part_body_joined(),
     messages.c.label,
     applications.c.name,
     messages.c.part,

@@ -2,24 +2,31 @@
 ``Running → Sent → Finished`` progress.
 
 Expansion streams recipients (``to`` ∪ contacts ∪ group members, de-duplicated by number, minus the
-blacklisted), personalises each body, and writes one row per part in batches. Ids are derived from the
-campaign and the number (uuid5), and rows are inserted ignoring duplicates, so an expansion interrupted
-by a crash is simply run again by whichever worker takes the lease next.
+blacklisted), personalises each body, and writes one row per part in batches. Each batch is committed
+together with a checkpoint (how far through ``to``/``contacts`` and which group after which contact id),
+so an expansion interrupted by a crash is resumed exactly there by whichever worker takes the lease next:
+no recipient is written twice or skipped, and memory stays bounded whatever the group sizes. A part whose
+text is the campaign's (the body is not personalised) stores NULL and the campaign stores the text once.
+Part ids are time-ordered UUIDs (version 7), so inserting a million rows appends to the id indexes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
+import secrets
+import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from smscast.db.accounts import AccountRepository
 from smscast.db.campaigns import CampaignEngineRepository, CampaignRepository, CampaignRow
-from smscast.db.contacts import ContactRecord, ContactRepository
+from smscast.db.contacts import ContactRepository
 from smscast.db.database import Database
 from smscast.db.groups import GroupRepository
 from smscast.db.messages import CampaignPartWriter, NewPart, PartValues, insert_ignoring_duplicates
@@ -40,41 +47,84 @@ WRITE_BATCH = 5000
 LEASE = timedelta(seconds=120)
 
 
+# A recipient: (number, region, labels or None, group name or None).
+_Recipient = tuple[str, str, Mapping[str, str] | None, str | None]
+
+
 @dataclass(frozen=True, slots=True)
-class _Recipient:
-    number: str
-    region: str
-    labels: Mapping[str, str] | None
-    group: str | None
+class _Position:
+    """Where an expansion stands: ``direct`` of the ``to`` numbers and ``contacts`` (in the definition's
+    order) done; then ``group`` (an index into the definition's groups) done up to contact id ``after``."""
+
+    direct: int = 0
+    group: int = 0
+    after: str = ""
+
+    def checkpoint(self, count: int) -> str:
+        return json.dumps({"direct": self.direct, "group": self.group, "after": self.after, "count": count})
+
+    @staticmethod
+    def parse(text: str | None) -> tuple[_Position, int]:
+        """The position and the number of recipients written so far, from a stored checkpoint."""
+        if not text:
+            return _Position(), 0
+        data = json.loads(text)
+        return _Position(int(data["direct"]), int(data["group"]), str(data["after"])), int(data["count"])
 
 
-class _PartIds:
-    """The ids of a campaign's messages and parts: ``uuid5(ID_NAMESPACE, "<tracking id>/<number>")`` and
-    ``uuid5(ID_NAMESPACE, "<message id>/<part>")``, exactly as ``uuid.uuid5`` makes them, at a quarter of
-    its cost (the namespace and campaign prefix are hashed once; no UUID objects)."""
+class _TimeOrderedIds:
+    """Ids for new parts: UUID version 7 (a millisecond timestamp, then random bits) taken from one random
+    starting point and counting up, so ids increase within an expansion and from one expansion to the next,
+    and index inserts append instead of scattering over the whole index."""
 
-    def __init__(self, tracking_id: str) -> None:
-        self._namespace = hashlib.sha1(ID_NAMESPACE.bytes, usedforsecurity=False)
-        self._campaign = self._namespace.copy()
-        self._campaign.update(f"{tracking_id}/".encode())
+    def __init__(self) -> None:
+        self._prefix = ""
+        self._counter = 0
+        self._restart()
 
-    def message(self, number: str) -> str:
-        digest = self._campaign.copy()
-        digest.update(number.encode())
-        return _uuid5_text(digest.hexdigest())
+    def _restart(self) -> None:
+        millis = time.time_ns() // 1_000_000
+        # version 7 | 12 random bits | variant 10 | 30 random bits | 32-bit counter (the last 8 hex digits)
+        start = (millis << 80) | (0x7 << 76) | (secrets.randbits(12) << 64) | (0b10 << 62)
+        h = f"{start | (secrets.randbits(30) << 32):032x}"
+        self._prefix = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:24]}"
+        self._counter = 0
 
-    def part(self, message_id: str, part: int) -> str:
-        digest = self._namespace.copy()
-        digest.update(f"{message_id}/{part}".encode())
-        return _uuid5_text(digest.hexdigest())
+    def take(self) -> str:
+        counter = self._counter
+        if counter > 0xFFFFFFFF:  # after 4 billion ids: a fresh random starting point
+            self._restart()
+            counter = 0
+        self._counter = counter + 1
+        return f"{self._prefix}{counter:08x}"
 
 
-# The variant nibble of an RFC 4122 UUID (10xx) made from a SHA-1 hex digit.
-_VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
+class _Pipeline:
+    """Runs the expansion's writes in order on a thread of their own, at most ``depth`` behind the reading
+    and row building (the database works on one batch while Python prepares the next: the drivers release
+    the GIL while the database works). ``finish`` waits for every write and raises the first failure."""
 
+    def __init__(self, depth: int) -> None:
+        self._depth = depth
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: deque[Future[None]] = deque()
 
-def _uuid5_text(h: str) -> str:
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+    def submit(self, write: Callable[..., None], *args: Any) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smscast-expand")
+        while len(self._pending) >= self._depth:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(write, *args))
+
+    def finish(self) -> None:
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            for future in self._pending:
+                future.cancel()
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
 
 
 class CampaignStarter:
@@ -193,6 +243,8 @@ class CampaignStarter:
         template = compile_template(definition.body)
         with self.db.read() as conn:
             account = AccountRepository(conn).get(row.account_id)
+            stored = CampaignEngineRepository(conn).expansion_checkpoint(row.tracking_id)
+        position, count = _Position.parse(stored)
         transcode = definition.transcode
         if transcode is None:
             transcode = bool(account and account.enforce_transcoding)
@@ -216,19 +268,24 @@ class CampaignStarter:
                 "created_at": now,
             },
         )
-        ids = _PartIds(row.tracking_id)
+        with self.db.write() as conn:
+            # The parts of a campaign that is not personalised store NULL and read the text from here.
+            CampaignEngineRepository(conn).set_message_body(row.tracking_id, fixed_text)
+        ids = _TimeOrderedIds()
         rendered: dict[str, tuple[str, int]] = {}  # personalised text → (final text, parts), bounded
         group_json: dict[str | None, str | None] = {None: None}
         pending: list[PartValues] = []
-        count = 0
-        for batch in self._recipient_batches(row.account_id, definition, with_labels=fixed_text is None):
+        flushes = _Pipeline(depth=2)
+        batches = self._recipient_batches(
+            row.account_id, definition, position, with_labels=fixed_text is None
+        )
+        for batch, position in batches:
             count += len(batch)
-            for recipient in batch:
-                number = recipient.number
+            for number, region, labels, group in batch:
                 if fixed_text is not None:
-                    text, parts = fixed_text, fixed_parts
+                    text, parts = None, fixed_parts
                 else:
-                    personal = template.render(recipient.labels or {}, definition.fallback_values)
+                    personal = template.render(labels or {}, definition.fallback_values)
                     known = rendered.get(personal)
                     if known is None:
                         if len(rendered) >= 10_000:
@@ -236,90 +293,102 @@ class CampaignStarter:
                         final = final_text(personal, transcode)
                         known = rendered[personal] = (final, count_parts(final))
                     text, parts = known
-                groups = group_json.get(recipient.group)
-                if groups is None and recipient.group is not None:
-                    groups = group_json[recipient.group] = json.dumps([recipient.group])
-                message_id = ids.message(number)
+                groups = group_json.get(group)
+                if groups is None and group is not None:
+                    groups = group_json[group] = json.dumps([group])
+                message_id = ids.take()
                 for part in range(1, parts + 1):
-                    pending.append(
-                        (
-                            ids.part(message_id, part),
-                            message_id,
-                            part,
-                            parts,
-                            number,
-                            recipient.region,
-                            text,
-                            groups,
-                        )
-                    )
+                    pending.append((ids.take(), message_id, part, parts, number, region, text, groups))
             if len(pending) >= self.write_batch:
-                self._flush(row.tracking_id, writer, pending)
+                flushes.submit(self._flush, row.tracking_id, writer, pending, position.checkpoint(count))
                 pending = []
-        self._flush(row.tracking_id, writer, pending)
+        flushes.submit(self._flush, row.tracking_id, writer, pending, position.checkpoint(count))
+        flushes.finish()
         return count
 
-    def _flush(self, tracking_id: str, writer: CampaignPartWriter, rows: list[PartValues]) -> None:
+    def _flush(
+        self, tracking_id: str, writer: CampaignPartWriter, rows: list[PartValues], checkpoint: str
+    ) -> None:
         with self.db.write() as conn:
             writer.insert(conn, rows)
-            CampaignEngineRepository(conn).extend_lease(tracking_id, self.clock.now() + LEASE)
+            CampaignEngineRepository(conn).extend_lease(tracking_id, self.clock.now() + LEASE, checkpoint)
 
     def _recipient_batches(
-        self, account_id: str, definition: CampaignDefinition, *, with_labels: bool
-    ) -> Iterator[list[_Recipient]]:
-        """Every recipient once (by number), blacklisted ones left out, in batches: ``to``, then
-        ``contacts``, then each group's members (a member of an earlier group is left to that group).
+        self, account_id: str, definition: CampaignDefinition, start: _Position, *, with_labels: bool
+    ) -> Iterator[tuple[list[_Recipient], _Position]]:
+        """Every recipient once (by number), blacklisted ones left out, in batches from ``start``, each with
+        the position after it: ``to``, then ``contacts``, then each group's members (a member of an earlier
+        group is left to that group).
 
         Memory stays bounded whatever the group sizes: only the numbers of ``to`` and ``contacts`` are
         remembered; group members are distinct contacts, so distinct numbers (a mobile is unique per
-        account), and overlaps between groups are asked of the database batch by batch.
+        account), and overlaps between groups are asked of the database batch by batch. Each read is a
+        short transaction of its own.
         """
         numbers = validate_numbers(list(definition.to), "to")
         with self.db.read() as conn:
             contacts = ContactRepository(conn)
             known = contacts.by_mobiles(account_id, [n.e164 for n in numbers])
-            seen: set[str] = set()
-            direct: list[_Recipient] = []
-            for number in numbers:
-                if number.e164 in seen:
-                    continue
-                seen.add(number.e164)
-                contact = known.get(number.e164)
-                if contact is not None and BLACKLIST_SERVICE in contact.blacklisted_services:
-                    continue
-                direct.append(
-                    _Recipient(number.e164, number.region, contact.labels if contact else None, None)
-                )
-            for contact in contacts.by_ids(account_id, list(definition.contacts)):
-                if contact.mobile not in seen:
-                    seen.add(contact.mobile)
-                    if BLACKLIST_SERVICE not in contact.blacklisted_services:
-                        direct.append(self._from_contact(contact, None))
-            for start in range(0, len(direct), self.write_batch):
-                yield direct[start : start + self.write_batch]
-            groups = GroupRepository(conn)
+            chosen = {c.id: c for c in contacts.by_ids(account_id, list(definition.contacts))}
             names = list(dict.fromkeys(str(n) for n in definition.groups))
-            found = groups.find_by_names(account_id, names)
-            earlier: list[int] = []
-            for name in names:
-                if name not in found:
-                    continue  # deleted since the campaign was accepted
-                for members in groups.iter_members(account_id, [found[name]], with_labels=with_labels):
-                    skip = groups.members_among(account_id, earlier, [c.id for c in members])
-                    batch = [
-                        self._from_contact(contact, name)
-                        for contact in members
-                        if contact.mobile not in seen
-                        and contact.id not in skip
-                        and BLACKLIST_SERVICE not in contact.blacklisted_services
-                    ]
-                    if batch:
-                        yield batch
-                earlier.append(found[name])
-
-    @staticmethod
-    def _from_contact(contact: ContactRecord, group: str | None) -> _Recipient:
-        return _Recipient(contact.mobile, contact.country or region_of(contact.mobile), contact.labels, group)
+            found = GroupRepository(conn).find_by_names(account_id, names)
+        # (number, region, labels, blacklisted) per entry of `to` then `contacts`; None: a deleted contact.
+        direct: list[tuple[str, str, Mapping[str, str] | None, bool] | None] = []
+        for number in numbers:
+            contact = known.get(number.e164)
+            blocked = contact is not None and BLACKLIST_SERVICE in contact.blacklisted_services
+            direct.append((number.e164, number.region, contact.labels if contact else None, blocked))
+        for contact_id in definition.contacts:
+            contact = chosen.get(contact_id)
+            if contact is None:
+                direct.append(None)
+                continue
+            blocked = BLACKLIST_SERVICE in contact.blacklisted_services
+            region = contact.country or region_of(contact.mobile)
+            direct.append((contact.mobile, region, contact.labels, blocked))
+        seen: set[str] = set()
+        batch: list[_Recipient] = []
+        for index, entry in enumerate(direct):
+            if entry is None or entry[0] in seen:
+                continue
+            seen.add(entry[0])
+            if index >= start.direct and not entry[3]:
+                batch.append((entry[0], entry[1], entry[2], None))
+                if len(batch) >= self.write_batch:
+                    yield batch, _Position(index + 1)
+                    batch = []
+        yield batch, _Position(len(direct))
+        for index, name in enumerate(names):
+            if index < start.group or name not in found:
+                continue  # done before, or deleted since the campaign was accepted
+            after = start.after if index == start.group else ""
+            earlier = [found[n] for n in names[:index] if n in found]
+            while True:
+                with self.db.read() as conn:
+                    groups = GroupRepository(conn)
+                    members = groups.members_after(
+                        account_id,
+                        found[name],
+                        after,
+                        self.write_batch,
+                        service=BLACKLIST_SERVICE,
+                        with_labels=with_labels,
+                    )
+                    skip = groups.members_among(account_id, earlier, [m[0] for m in members])
+                if not members:
+                    break
+                after = members[-1][0]
+                yield (
+                    [
+                        (mobile, country or region_of(mobile), labels, name)
+                        for contact_id, mobile, country, blocked, labels in members
+                        if not blocked and mobile not in seen and contact_id not in skip
+                    ],
+                    _Position(len(direct), index, after),
+                )
+                if len(members) < self.write_batch:
+                    break
+            yield [], _Position(len(direct), index + 1)
 
     @staticmethod
     def _reminder_parts(
