@@ -316,12 +316,23 @@ def _follow_to_finished(ui: Ui, container: Container) -> None:
     fragment_headers = {"HX-Request": "true"}
     before = ui.http.get(f"/ui/campaigns/{tracking_id}/progress", headers=fragment_headers)
     assert 'hx-trigger="every 2s"' in before.text
+    seen = re.search(r"/progress\?seen=([^\"]+)\"", before.text)
+    assert (
+        seen
+        and "HX-Trigger"
+        not in ui.http.get(
+            f"/ui/campaigns/{tracking_id}/progress?seen={seen.group(1)}", headers=fragment_headers
+        ).headers
+    )
     with running_engine(container, SandboxCarrier(dlr_delay_ms=10), FAST):
         wait_for(
             lambda: container.campaigns.get(principal, tracking_id).row.state.value == "Finished",
             what="campaign finished",
         )
-    fragment = ui.http.get(f"/ui/campaigns/{tracking_id}/progress", headers=fragment_headers)
+    fragment = ui.http.get(
+        f"/ui/campaigns/{tracking_id}/progress?seen={seen.group(1)}", headers=fragment_headers
+    )
+    assert fragment.headers["HX-Trigger"] == "campaign-changed"  # the message table refreshes
     assert 'data-state="Finished"' in fragment.text and "hx-trigger" not in fragment.text.split(">")[0]
     assert '<strong data-status="Delivered">5</strong>' in fragment.text
     assert 'hx-swap-oob="innerHTML">Campaign state: Finished' in fragment.text

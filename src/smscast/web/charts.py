@@ -117,4 +117,6 @@ def timeline(samples: Sequence[ProgressPoint]) -> Timeline | None:
 
 
 def _clock(moment: datetime, span_s: float) -> str:
+    if span_s < 60:
+        return moment.strftime("%H:%M:%S") + f".{moment.microsecond // 100_000}"
     return moment.strftime("%H:%M:%S" if span_s < 3 * 3600 else "%d %b %H:%M")

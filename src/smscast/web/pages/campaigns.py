@@ -178,9 +178,16 @@ def _progress(services: Container, principal: Principal, view: CampaignView) -> 
         "chart": charts.timeline(samples),
         "samples": samples,
         "quiet": services.campaigns.quiet_hours_report(principal, tracking_id),
+        "fingerprint": _fingerprint(view),
         "statuses": view.statuses,
         "bar_statuses": charts.BAR_STATUSES,
     }
+
+
+def _fingerprint(view: CampaignView) -> str:
+    """Changes whenever the campaign's state or any status count does (the table then refreshes)."""
+    counts = "-".join(str(view.statuses.get(status, 0)) for status in charts.BAR_STATUSES)
+    return f"{view.row.state.value}-{counts}"
 
 
 def _messages(
@@ -197,6 +204,7 @@ def _messages(
         "message_filters": MESSAGE_FILTERS,
         "messages_pager": Pager.of(result, base, {"status": chosen or ""}, anchor="messages"),
         "messages_url": f"{base}/messages",
+        "messages_refresh_url": f"{base}/messages?" + urlencode({"status": chosen or "", "page": page}),
         "campaign_url": base,
     }
 
@@ -227,12 +235,16 @@ def campaign_page(
 
 
 @router.get("/{tracking_id}/progress")
-def campaign_progress(request: Request, session: WebSession, tracking_id: str) -> Response:
-    """The live part of the campaign page, polled by htmx while the campaign is not settled."""
+def campaign_progress(
+    request: Request, session: WebSession, tracking_id: str, seen: str | None = None
+) -> Response:
+    """The live part of the campaign page, polled by htmx while the campaign is not settled. ``seen`` is
+    the fingerprint the page last showed: when the campaign has changed since, the message table is told
+    to refresh too."""
     principal = session.require("sms")
     services = container(request)
     view = services.campaigns.get(principal, tracking_id)
-    return render(
+    response = render(
         request,
         "campaigns/_progress.html",
         {
@@ -242,6 +254,9 @@ def campaign_progress(request: Request, session: WebSession, tracking_id: str) -
             **_progress(services, principal, view),
         },
     )
+    if seen != _fingerprint(view):
+        response.headers["HX-Trigger"] = "campaign-changed"
+    return response
 
 
 @router.get("/{tracking_id}/messages")
