@@ -200,6 +200,54 @@ def test_another_account_sees_none_of_it(page: Any, served: Served) -> None:
     assert response.status == 404 and page.get_by_role("heading", name="Not found").count() == 1
 
 
+def test_every_page_passes_axe(page: Any, served: Served, tmp_path: Path) -> None:
+    """axe-core's rules (labels, names, landmarks, contrast, ARIA) on every page, in the states that
+    matter: errors shown, an import summary, a finished campaign."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    found: dict[str, list[str]] = {}
+
+    def check(name: str) -> None:
+        results = axe.run(page)
+        found[name] = [
+            f"{v['id']}: {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+            for v in results.response["violations"]
+        ]
+
+    page.goto("/ui/login")
+    check("login")
+    sign_in(page, served.acme)
+    new_campaign(page, name="Accessible", numbers=NUMBERS[:2], body="Hi")
+    page.wait_for_url(re.compile(r"\?done=created$"))
+    page.wait_for_selector('#progress[data-state="Finished"]', timeout=30_000)
+    check("campaign")
+    new_campaign(page, name="Later", numbers=NUMBERS[:1], body="Hi", when="2033-01-01T10:00")
+    page.wait_for_url(re.compile(r"\?done=created$"))
+    check("scheduled campaign")
+    page.get_by_role("button", name="Cancel campaign").click()
+    check("cancel")
+    new_campaign(page, name="x", numbers=["+30"], body="Hi", sender="+1")
+    check("form with errors")
+    csv = tmp_path / "c.csv"
+    csv.write_text("mobile\n+306948530990\nnope\n")
+    page.goto("/ui/contacts/import")
+    page.get_by_label("CSV file", exact=True).set_input_files(str(csv))
+    page.get_by_role("button", name="Import").click()
+    check("import summary")
+    for path in (
+        "/ui/campaigns",
+        "/ui/contacts",
+        "/ui/groups",
+        "/ui/groups/All",
+        "/ui/account",
+        "/ui/nothing",
+    ):
+        page.goto(path)
+        check(path)
+    assert {name: problems for name, problems in found.items() if problems} == {}
+
+
 def test_screenshots_of_the_main_pages(page: Any, served: Served, tmp_path: Path) -> None:
     target = Path(os.environ.get("SMSCAST_UI_SCREENSHOTS") or tmp_path)
     target.mkdir(parents=True, exist_ok=True)

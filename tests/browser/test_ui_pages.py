@@ -135,6 +135,14 @@ def test_cookie_attributes_and_security_headers(ui: Ui, container: Container) ->
     assert static.status_code == 200 and static.headers["x-content-type-options"] == "nosniff"
 
 
+def test_unknown_dashboard_addresses_are_html_404s(ui: Ui) -> None:
+    response = ui.http.get("/ui/no/such/page")
+    assert response.status_code == 404 and "There is no such page." in response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert ui.http.get("/ui/static/app.css").status_code == 200
+    assert ui.http.get("/no-such-api").headers["content-type"].startswith("application/json")
+
+
 def test_next_only_leads_inside_the_dashboard() -> None:
     assert safe_next("/ui/campaigns/abc?page=2") == "/ui/campaigns/abc?page=2"
     for hostile in ("https://evil.example/", "//evil.example/ui/", "/ui/\\evil", "/uix", None, "/ui/login"):

@@ -32,3 +32,4 @@ def mount_dashboard(app: FastAPI) -> None:
     for module in (auth, campaigns, contacts):
         app.include_router(module.router)
     app.mount(f"{UI_PREFIX}/static", _StaticFiles(directory=STATIC_DIR), name="ui-static")
+    app.include_router(auth.fallback_router)

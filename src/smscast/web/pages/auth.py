@@ -17,9 +17,12 @@ from smscast.web.session import (
     SESSION_COOKIE,
     UI_PREFIX,
     CheckedForm,
+    LoginRequired,
+    Session,
     WebSession,
     clear_session_cookie,
     container,
+    current_session,
     new_login_nonce,
     safe_next,
     set_login_cookie,
@@ -114,3 +117,21 @@ async def logout(request: Request, session: WebSession, _form: CheckedForm) -> R
     response = RedirectResponse(f"{UI_PREFIX}/login?signed_out=1", status_code=303)
     clear_session_cookie(response, request)
     return response
+
+
+#: Included after the static files: any other address under /ui is a page that does not exist.
+fallback_router = APIRouter(prefix=UI_PREFIX, route_class=DashboardRoute, include_in_schema=False)
+
+
+@fallback_router.get("/{rest:path}")
+def not_found(request: Request, rest: str) -> Response:
+    try:
+        session: Session | None = current_session(request)
+    except LoginRequired:
+        session = None
+    return render(
+        request,
+        "error.html",
+        {"title": "Not found", "message": "There is no such page.", "status": 404, "session": session},
+        status_code=404,
+    )
