@@ -348,10 +348,14 @@ def _follow_to_finished(ui: Ui, container: Container) -> None:
     samples = container.campaigns.progress_timeline(principal, tracking_id, points=10)
     assert len(samples) == 10
     assert samples[-1].delivered == 5 and samples[-1].queued == samples[-1].sent == 0
-    assert all(s.queued + s.sent + s.delivered + s.ended <= 5 for s in samples)
+    assert all(s.queued + s.sent + s.delivered + s.ended == 5 for s in samples)
+    assert samples[0].delivered == 0 and samples[0].queued + samples[0].sent == 5
+    delivered = [s.delivered for s in samples]
+    assert delivered == sorted(delivered)
+    assert [s.at for s in samples] == sorted(s.at for s in samples)
     messages = f"/ui/campaigns/{tracking_id}/messages"
-    delivered = ui.http.get(f"{messages}?status=Delivered", headers=fragment_headers)
-    assert delivered.text.count("status-delivered") == 5
+    table = ui.http.get(f"{messages}?status=Delivered", headers=fragment_headers)
+    assert table.text.count("status-delivered") == 5
     none = ui.http.get(f"{messages}?status=Failed", headers=fragment_headers)
     assert "No message part has the status Failed." in none.text
     plain = ui.http.get(f"{messages}?status=Failed", follow_redirects=False)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -231,36 +232,60 @@ class CampaignRepository:
         ).one()
         return first, last
 
-    def progress_at(self, tracking_id: str, moments: Sequence[datetime]) -> list[ProgressPoint]:
+    def progress_at(
+        self, tracking_id: str, start: datetime, end: datetime, points: int
+    ) -> list[ProgressPoint]:
         """How many parts were queued, sent (not final yet), delivered and otherwise ended (Undelivered,
-        Failed, Unsent) at each of ``moments``: one scan of the campaign's parts, whatever the count.
+        Failed, Unsent) at ``points`` evenly spaced moments from ``start`` to ``end`` (at least 2).
 
-        Exact because statuses only move forward and ``status_date`` is when the current one was set.
+        Five GROUP BY queries over the campaign's parts (when each was created, submitted, delivered,
+        ended, and ended after a submit), bucketed to the next moment and summed up here: a few seconds'
+        work for millions of parts rather than one comparison per part and moment. Exact up to the
+        bucketing, because statuses only move forward and ``status_date`` is when the current one was set.
         """
-        if not moments:
-            return []
-        columns: list[sa.ColumnElement[int]] = []
-        for moment in moments:
-            at = sa.literal(moment, UtcDateTime())
-            ended = sa.and_(messages.c.status.in_(_ENDED), messages.c.status_date <= at)
-            delivered = sa.and_(messages.c.status == "Delivered", messages.c.status_date <= at)
-            sent = sa.and_(
-                messages.c.submitted_at <= at,
-                sa.not_(sa.and_(messages.c.status.in_(_FINAL), messages.c.status_date <= at)),
-            )
-            for condition in (messages.c.created_at <= at, sent, delivered, ended):
-                columns.append(sa.func.coalesce(sa.func.sum(sa.case((condition, 1), else_=0)), 0))
-        values = [
-            int(v)
-            for v in self.conn.execute(sa.select(*columns).where(messages.c.campaign_id == tracking_id)).one()
-        ]
+        points = max(points, 2)
+        step_s = max((end - start).total_seconds(), 0.001) / (points - 1)
+        c = messages.c
+        events = {
+            "created": (c.created_at, sa.true()),
+            "submitted": (c.submitted_at, c.submitted_at.is_not(None)),
+            "delivered": (c.status_date, c.status == "Delivered"),
+            "ended": (c.status_date, c.status.in_(_ENDED)),
+            "ended_after_submit": (c.status_date, sa.and_(c.status.in_(_FINAL), c.submitted_at.is_not(None))),
+        }
+        totals: dict[str, list[int]] = {}
+        for name, (column, condition) in events.items():
+            counts = [0] * points
+            bucket = self._bucket(column, start, step_s).label("bucket")
+            rows = self.conn.execute(
+                sa.select(bucket, sa.func.count())
+                .where(c.campaign_id == tracking_id, condition)
+                .group_by(bucket)
+            ).all()
+            for index, count in rows:
+                counts[min(max(int(index), 0), points - 1)] += int(count)
+            totals[name] = list(itertools.accumulate(counts))
         out: list[ProgressPoint] = []
-        for index, moment in enumerate(moments):
-            created, sent_n, delivered_n, ended_n = values[index * 4 : index * 4 + 4]
+        for i in range(points):
+            sent = totals["submitted"][i] - totals["ended_after_submit"][i]
+            delivered, ended = totals["delivered"][i], totals["ended"][i]
+            moment = start + timedelta(seconds=step_s * i)
             out.append(
-                ProgressPoint(moment, created - sent_n - delivered_n - ended_n, sent_n, delivered_n, ended_n)
+                ProgressPoint(moment, totals["created"][i] - sent - delivered - ended, sent, delivered, ended)
             )
         return out
+
+    def _bucket(
+        self, column: sa.ColumnElement[datetime], start: datetime, step_s: float
+    ) -> sa.ColumnElement[int]:
+        """The index of the first moment (``start + i * step_s``) at or after ``column``."""
+        origin = sa.literal(start, UtcDateTime())
+        if self.conn.dialect.name == "postgresql":
+            seconds = sa.extract("epoch", column) - sa.extract("epoch", origin)
+            return sa.cast(sa.func.ceil(seconds / step_s), sa.Integer)
+        seconds = (sa.func.julianday(column) - sa.func.julianday(origin)) * 86400.0
+        # SQLite has no ceil() unless built with its math functions; CAST truncates (towards 0).
+        return sa.cast(seconds / step_s + 0.999999, sa.Integer)
 
 
 @dataclass(frozen=True, slots=True)

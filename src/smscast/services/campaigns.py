@@ -209,8 +209,7 @@ class CampaignService:
             if start is None or last is None:
                 return []
             end = last if row.state in _SETTLED else max(last, self.clock.now())
-            step = max(end - start, timedelta(seconds=1)) / max(points - 1, 1)
-            return repo.progress_at(tracking_id, [start + step * i for i in range(max(points, 2))])
+            return repo.progress_at(tracking_id, start, max(end, start + timedelta(seconds=1)), points)
 
     # --- internals -------------------------------------------------------------------------------------
 

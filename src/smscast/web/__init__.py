@@ -6,6 +6,8 @@ import time.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from fastapi import FastAPI
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
@@ -29,6 +31,7 @@ class _StaticFiles(StaticFiles):
 def mount_dashboard(app: FastAPI) -> None:
     """Serve the dashboard from ``app`` (which must hold the service container in ``app.state``)."""
     app.state.dashboard_templates = build_environment()
+    app.state.dashboard_timelines = OrderedDict()
     for module in (auth, campaigns, contacts):
         app.include_router(module.router)
     app.mount(f"{UI_PREFIX}/static", _StaticFiles(directory=STATIC_DIR), name="ui-static")

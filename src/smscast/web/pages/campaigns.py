@@ -5,6 +5,7 @@ Handlers parse, call the same ``CampaignService`` and ``TrackingService`` method
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from functools import partial
 from typing import Annotated, Any, Final
@@ -15,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from smscast.bootstrap import Container
+from smscast.db.campaigns import ProgressPoint
 from smscast.domain.auth import Principal
 from smscast.domain.campaigns import CampaignState
 from smscast.domain.errors import DomainError
@@ -159,9 +161,39 @@ async def create_campaign(request: Request, session: WebSession, form: CheckedFo
 # --- one campaign --------------------------------------------------------------------------------------
 
 
-def _progress(services: Container, principal: Principal, view: CampaignView) -> dict[str, Any]:
+def poll_interval_s(view: CampaignView) -> int:
+    """How often the page asks for progress: a scheduled campaign only needs to notice that it started;
+    a running one shows every change, less often when it is big (each look counts all its parts)."""
+    if view.row.state is CampaignState.SCHEDULED:
+        return 5
+    total = expected_parts(view)
+    return 2 if total <= 20_000 else 5 if total <= 200_000 else 15
+
+
+#: Timelines of settled campaigns never change: keep the last few (per process) instead of recounting.
+_SETTLED_TIMELINES: Final = 64
+
+
+def _timeline(request: Request, principal: Principal, view: CampaignView) -> list[ProgressPoint]:
+    services = container(request)
     tracking_id = view.row.tracking_id
-    samples = services.campaigns.progress_timeline(principal, tracking_id)
+    if view.row.state not in SETTLED:
+        return services.campaigns.progress_timeline(principal, tracking_id)
+    cache: OrderedDict[tuple[str, str], list[ProgressPoint]] = request.app.state.dashboard_timelines
+    key = (principal.account_id, tracking_id)
+    samples = cache.get(key)
+    if samples is None:
+        samples = services.campaigns.progress_timeline(principal, tracking_id)
+        cache[key] = samples
+        while len(cache) > _SETTLED_TIMELINES:
+            cache.popitem(last=False)
+    return samples
+
+
+def _progress(request: Request, principal: Principal, view: CampaignView) -> dict[str, Any]:
+    services = container(request)
+    tracking_id = view.row.tracking_id
+    samples = _timeline(request, principal, view)
     total = expected_parts(view)
     live = view.row.state not in SETTLED
     return {
@@ -169,8 +201,7 @@ def _progress(services: Container, principal: Principal, view: CampaignView) -> 
         "state": view.row.state.value,
         "editable": view.row.state is CampaignState.SCHEDULED,
         "live": live,
-        # A scheduled campaign only needs to notice that it started; a running one shows every change.
-        "poll_s": 5 if view.row.state is CampaignState.SCHEDULED else 2,
+        "poll_s": poll_interval_s(view),
         "total": total,
         "finished": finished_parts(view.statuses),
         "bar": charts.status_bar(view.statuses, total),
@@ -228,7 +259,7 @@ def campaign_page(
             "nav": "campaigns",
             "currency": _currency(services, principal),
             "done": done_message(request),
-            **_progress(services, principal, view),
+            **_progress(request, principal, view),
             **_messages(services, principal, tracking_id, status, page),
         },
     )
@@ -251,7 +282,7 @@ def campaign_progress(
             "session": session,
             "fragment": True,
             "currency": _currency(services, principal),
-            **_progress(services, principal, view),
+            **_progress(request, principal, view),
         },
     )
     if seen != _fingerprint(view):
