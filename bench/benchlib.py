@@ -164,22 +164,10 @@ def serve(env: Mapping[str, str], *, workers: bool, log_path: Path | None = None
             # Sample the server with py-spy (pip install py-spy) for its whole life, as folded stacks.
             py_spy = str(Path(sys.executable).with_name("py-spy"))
             output = os.environ["SMSCAST_BENCH_PROFILE"]
+            extra = os.environ.get("SMSCAST_BENCH_PROFILE_ARGS", "").split()  # e.g. --gil
+            command = [py_spy, "record", "--pid", str(process.pid), "-r", "250", "-f", "raw", "-o", output]
             subprocess.Popen(
-                [
-                    py_spy,
-                    "record",
-                    "--pid",
-                    str(process.pid),
-                    "-r",
-                    "250",
-                    "-f",
-                    "raw",
-                    "-o",
-                    output,
-                    "--threads",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                [*command, "--threads", *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
         yield Server(process, base)
     finally:

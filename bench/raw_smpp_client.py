@@ -26,12 +26,19 @@ RESP = 0x80000000
 @dataclass
 class RawResult:
     messages: int
-    seconds: float
+    seconds: float  # until the last submit_sm_resp
     receipts: int
+    receipts_seconds: float | None = None  # until the last receipt (when all came within drain_s)
 
     @property
     def rate(self) -> float:
         return self.messages / self.seconds
+
+    @property
+    def rate_with_receipts(self) -> float | None:
+        """Messages per second until every receipt arrived: the same work as a campaign whose receipts
+        are all applied."""
+        return None if self.receipts_seconds is None else self.messages / self.receipts_seconds
 
 
 def submit_sm(sequence_number: int, destination: bytes, text: bytes, registered_delivery: int) -> bytes:
@@ -48,6 +55,7 @@ class RawClient(asyncio.Protocol):
         self.bind = system_id.encode() + b"\x00" + password.encode() + b"\x00\x00\x34\x00\x00\x00"
         self.buffer = b""
         self.sent = self.acked = self.receipts = 0
+        self.receipts_done: float | None = None
         self.started = 0.0
         self.done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
@@ -82,6 +90,8 @@ class RawClient(asyncio.Protocol):
                     self.send_next()
             elif command_id == DELIVER_SM:
                 self.receipts += 1
+                if self.receipts == self.n:
+                    self.receipts_done = time.perf_counter() - self.started
                 self.transport.write(HEADER.pack(17, DELIVER_SM | RESP, 0, seq) + b"\x00")
             elif command_id == ENQUIRE_LINK:
                 self.transport.write(HEADER.pack(16, ENQUIRE_LINK | RESP, 0, seq))
@@ -124,7 +134,7 @@ async def run_raw(
             await asyncio.sleep(0.01)
     finally:
         transport.close()
-    return RawResult(n, seconds, client.receipts)
+    return RawResult(n, seconds, client.receipts, client.receipts_done)
 
 
 def main() -> None:

@@ -1,8 +1,8 @@
 """``smpp://system_id:password@host:port?window=100&tps=0&bind=transceiver``: an SMSC over SMPP 3.4.
 
 Extra query options: ``concat=udh|sar`` (how long messages are joined, default udh),
-``enquire_link_s``, ``deliver_concurrency`` (receipts handled at once, default 256: they are persisted in
-shared batches, so parallelism is what keeps a receipt's round trip short).
+``enquire_link_s``, ``deliver_concurrency`` (reads of receipts handled at once, default 256: the receipts of
+one read are parsed and persisted together, and those of concurrent reads share a commit).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class SmppCarrier:
 
     async def start(self, on_receipts: ReceiptSink) -> None:
         self._sink = on_receipts
-        self._session = SmppSession(self.config, self._on_deliver)
+        self._session = SmppSession(self.config, self._on_deliver, self._on_deliver_many)
         await self._session.start()
 
     async def _on_deliver(self, pdu: DeliverSm) -> None:
@@ -63,6 +63,15 @@ class SmppCarrier:
         if receipt is None or self._sink is None:
             return  # a mobile-originated message: not ours to handle (yet)
         await self._sink([DeliveryReport(receipt.message_id, receipt.stat, receipt.err or None)])
+
+    async def _on_deliver_many(self, pdus: list[DeliverSm]) -> None:
+        reports = []
+        for pdu in pdus:
+            receipt = parse_receipt(pdu)
+            if receipt is not None:  # else a mobile-originated message: not ours to handle (yet)
+                reports.append(DeliveryReport(receipt.message_id, receipt.stat, receipt.err or None))
+        if reports and self._sink is not None:
+            await self._sink(reports)
 
     async def submit(self, part: OutboundPart) -> SubmitResult:
         if self._session is None:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from sqlalchemy.engine import Connection
 
@@ -122,14 +123,14 @@ class DispatchService:
                     continue
                 total += price
                 priced.append((part.sms_id, price))
+                part.price = price  # what a refusal refunds
                 references.add(part.campaign_id or part.message_id)
                 send.append(part)
             if total > 0:
                 reference = next(iter(references)) if len(references) == 1 else None
                 accounts.add_transaction(account_id, "Charge", -total, now, reference)
         repo.set_prices(priced)
-        price_of = dict(priced)
-        return [p.with_price(price_of.get(p.sms_id, p.price)) for p in send], unsent
+        return send, unsent
 
     def record(self, results: Sequence[tuple[ClaimedPart, SubmitResult]]) -> None:
         """Write what the carrier answered: ``Sent`` with its id, a refund and ``Failed`` for a refusal,
@@ -268,9 +269,15 @@ class DispatchService:
         return self._price_list
 
 
+@lru_cache(maxsize=256)
+def _encoded(body: str) -> tuple[int, list[bytes]]:
+    # The parts of a campaign share a handful of bodies: encode each once, not once per part.
+    return encode_parts(body)
+
+
 def outbound(part: ClaimedPart) -> OutboundPart:
     """The carrier's view of a claimed part: its own payload of the message's encoded parts."""
-    data_coding, payloads = encode_parts(part.body)
+    data_coding, payloads = _encoded(part.body)
     index = min(part.part, len(payloads)) - 1
     validity = None
     if part.expires_at is not None:
@@ -283,7 +290,8 @@ def outbound(part: ClaimedPart) -> OutboundPart:
         payload=payloads[index],
         part=part.part,
         parts=part.parts,
-        ref=int(part.message_id[:2], 16),
+        # The id's last byte: message ids are time-ordered UUIDs, whose first bytes change once a year.
+        ref=int(part.message_id[-2:], 16),
         flash=part.flash,
         validity_minutes=validity,
     )

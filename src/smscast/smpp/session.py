@@ -19,6 +19,9 @@ Delivery semantics callers must know:
 - deliver_sm is answered after ``on_deliver`` returns; if it raises, the answer is ESME_RX_T_APPN so that
   the SMSC keeps the PDU and redelivers it later. An unanswered deliver_sm (connection dropped) is also
   redelivered, so ``on_deliver`` must be idempotent.
+- With ``on_deliver_many``, the deliver_sm PDUs that arrive in one read are handed over together as one
+  list (one call, one wake-up, however many PDUs), and each is answered once that call returns (all
+  ESME_RX_T_APPN if it raises). ``deliver_concurrency`` then bounds the calls in progress.
 """
 
 from __future__ import annotations
@@ -145,6 +148,7 @@ class _Connection(asyncio.Protocol):
         self.last_rx = loop.time()
         self.keepalive: asyncio.Task[None] | None = None
         self._out: list[bytes] = []
+        self.delivers: list[DeliverSm] = []  # of the read being handled (on_deliver_many mode)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -200,6 +204,8 @@ class _Connection(asyncio.Protocol):
                     fut.set_result(item)
             else:
                 session._on_request(self, item)
+        if self.delivers:
+            session._deliver_read(self)
         session._pump()
 
     def _on_malformed(self, frame: bytes) -> None:
@@ -236,11 +242,17 @@ class SmppSession:
     """An ESME session: create, ``await start()``, call `submit` from any number of coroutines, ``await
     close()``. Not thread-safe: use it from the event loop that ran `start`."""
 
-    def __init__(self, config: SmppConfig, on_deliver: Callable[[DeliverSm], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        config: SmppConfig,
+        on_deliver: Callable[[DeliverSm], Awaitable[None]],
+        on_deliver_many: Callable[[list[DeliverSm]], Awaitable[None]] | None = None,
+    ) -> None:
         if config.window < 1 or config.deliver_concurrency < 1:
             raise ValueError("window and deliver_concurrency must be at least 1")
         self.config = config
         self._on_deliver = on_deliver
+        self._on_deliver_many = on_deliver_many
         self._stats = SessionStats()
         self._links: list[_Link] = []
         self._queue: deque[_Submission] = deque()  # waiting to be sent; retries go to the front
@@ -249,7 +261,7 @@ class SmppSession:
         self._pause_epoch = self._throttle_streak = self._sequence = 0
         self._timer: asyncio.TimerHandle | None = None
         self._drained = asyncio.Event()
-        self._deliveries: asyncio.Queue[tuple[_Connection, DeliverSm]] = asyncio.Queue()
+        self._deliveries: asyncio.Queue[tuple[_Connection, DeliverSm | list[DeliverSm]]] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
         self._started = self._closing = False
 
@@ -411,7 +423,10 @@ class SmppSession:
     def _on_request(self, conn: _Connection, pdu: Pdu) -> None:
         if isinstance(pdu, DeliverSm):
             self._stats.delivered += 1
-            self._deliveries.put_nowait((conn, pdu))
+            if self._on_deliver_many is not None:
+                conn.delivers.append(pdu)  # handed over together at the end of this read
+            else:
+                self._deliveries.put_nowait((conn, pdu))
         elif isinstance(pdu, EnquireLink):
             conn.send(EnquireLinkResp(c.ESME_ROK, pdu.sequence_number).encode())
         elif isinstance(pdu, Unbind):
@@ -421,9 +436,18 @@ class SmppSession:
         else:
             conn.send(GenericNack(c.ESME_RINVCMDID, pdu.sequence_number).encode())
 
+    def _deliver_read(self, conn: _Connection) -> None:
+        """The deliver_sm PDUs of one read, as one batch (``on_deliver_many`` mode)."""
+        batch, conn.delivers = conn.delivers, []
+        self._deliveries.put_nowait((conn, batch))
+
     async def _deliver_worker(self) -> None:
         while True:
-            conn, pdu = await self._deliveries.get()
+            conn, item = await self._deliveries.get()
+            if isinstance(item, list):
+                await self._deliver_batch(conn, item)
+                continue
+            pdu = item
             status = c.ESME_ROK
             try:
                 await self._on_deliver(pdu)
@@ -432,6 +456,19 @@ class SmppSession:
                 self._stats.deliver_errors += 1
                 status = c.ESME_RX_T_APPN
             if not conn.lost:
+                conn.send(DeliverSmResp("", status, pdu.sequence_number).encode())
+
+    async def _deliver_batch(self, conn: _Connection, pdus: list[DeliverSm]) -> None:
+        assert self._on_deliver_many is not None
+        status = c.ESME_ROK
+        try:
+            await self._on_deliver_many(pdus)
+        except Exception:
+            log.exception("on_deliver_many failed; answering ESME_RX_T_APPN so that the SMSC retries")
+            self._stats.deliver_errors += len(pdus)
+            status = c.ESME_RX_T_APPN
+        if not conn.lost:
+            for pdu in pdus:
                 conn.send(DeliverSmResp("", status, pdu.sequence_number).encode())
 
     async def _connect(self, role: _Role) -> _Connection:
