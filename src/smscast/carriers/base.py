@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +54,17 @@ class Carrier(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+SubmitCallback = Callable[[int, SubmitResult], None]
+
+
+@runtime_checkable
+class SubmitsEach(Protocol):
+    """An optional carrier method for dispatchers handing over many parts at once."""
+
+    def submit_each(self, parts: Sequence[OutboundPart], on_result: SubmitCallback) -> None:
+        """Hand ``parts`` over without a coroutine per part; ``on_result(index, result)`` is called from the
+        event loop as each is answered, exactly once per part, never from inside this call. Never raises: a
+        part that cannot be handed over is reported as a failure worth retrying."""
+        ...

@@ -7,14 +7,17 @@ one read are parsed and persisted together, and those of concurrent reads share 
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from collections.abc import Sequence
 from typing import Literal, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from smscast.carriers.base import DeliveryReport, OutboundPart, ReceiptSink, SubmitResult
+from smscast.carriers.base import DeliveryReport, OutboundPart, ReceiptSink, SubmitCallback, SubmitResult
 from smscast.smpp import constants as c
-from smscast.smpp.pdu import DeliverSm
+from smscast.smpp.pdu import DeliverSm, SubmitSm
 from smscast.smpp.receipts import parse_receipt
-from smscast.smpp.session import SessionClosed, SmppConfig, SmppSession
+from smscast.smpp.session import SessionClosed, SmppConfig, SmppSession, SubmitOutcome
 from smscast.smpp.submit import build_submit_part, relative_validity_period
 
 # Refusals worth another attempt later rather than a final Failed.
@@ -76,7 +79,27 @@ class SmppCarrier:
     async def submit(self, part: OutboundPart) -> SubmitResult:
         if self._session is None:
             raise RuntimeError("carrier not started")
-        pdu = build_submit_part(
+        try:
+            outcome = await self._session.submit(self._pdu(part))
+        except SessionClosed as exc:
+            return SubmitResult(None, error=str(exc), retry=True)
+        return _result(outcome)
+
+    def submit_each(self, parts: Sequence[OutboundPart], on_result: SubmitCallback) -> None:
+        """`SubmitsEach`: one future and one callback per part, no coroutine."""
+        loop = asyncio.get_running_loop()
+        for index, part in enumerate(parts):
+            try:
+                if self._session is None:
+                    raise RuntimeError("carrier not started")
+                future = self._session.submit_nowait(self._pdu(part))
+            except Exception as exc:
+                loop.call_soon(on_result, index, SubmitResult(None, error=str(exc), retry=True))
+                continue
+            future.add_done_callback(functools.partial(_answered, on_result, index))
+
+    def _pdu(self, part: OutboundPart) -> SubmitSm:
+        return build_submit_part(
             source_addr=part.sender,
             destination_addr=part.to,
             data_coding=part.data_coding,
@@ -89,15 +112,23 @@ class SmppCarrier:
             concat=self.concat,
             ref=part.ref,
         )
-        try:
-            outcome = await self._session.submit(pdu)
-        except SessionClosed as exc:
-            return SubmitResult(None, error=str(exc), retry=True)
-        if outcome.ok and outcome.message_id:
-            return SubmitResult(outcome.message_id)
-        status = outcome.command_status
-        return SubmitResult(None, error=f"command_status 0x{status:08X}", retry=status in _TRANSIENT)
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def _result(outcome: SubmitOutcome) -> SubmitResult:
+    if outcome.ok and outcome.message_id:
+        return SubmitResult(outcome.message_id)
+    status = outcome.command_status
+    return SubmitResult(None, error=f"command_status 0x{status:08X}", retry=status in _TRANSIENT)
+
+
+def _answered(on_result: SubmitCallback, index: int, future: asyncio.Future[SubmitOutcome]) -> None:
+    if future.cancelled():
+        on_result(index, SubmitResult(None, error="cancelled", retry=True))
+    elif (exc := future.exception()) is not None:
+        on_result(index, SubmitResult(None, error=str(exc), retry=True))
+    else:
+        on_result(index, _result(future.result()))

@@ -181,9 +181,22 @@ class DispatchRepository:
                 [{"p_sms_id": sms_id, "p_not_before": when} for sms_id, when in items],
             )
 
+    @property
+    def _postgres(self) -> bool:
+        # PostgreSQL gets one statement per batch over arrays (unnest): executemany would be one statement
+        # per row on the server.
+        return self.conn.dialect.name == "postgresql"
+
     def set_prices(self, items: Sequence[tuple[str, Decimal]]) -> None:
         if items:
             money = _binder(self.conn.dialect, "messages", "price")
+            if self._postgres:
+                self.conn.exec_driver_sql(
+                    "UPDATE messages AS m SET price = v.price"
+                    " FROM unnest(%s::varchar[], %s::bigint[]) AS v(sms_id, price) WHERE m.sms_id = v.sms_id",
+                    ([sms_id for sms_id, _ in items], [money(price) for _, price in items]),
+                )
+                return
             self.conn.exec_driver_sql(
                 _driver_sql(self.conn.dialect, "UPDATE messages SET price = ? WHERE sms_id = ?"),
                 [(money(price), sms_id) for sms_id, price in items],
@@ -217,6 +230,16 @@ class DispatchRepository:
         """Parts the carrier accepted: ``Sent`` with the carrier's id."""
         if items:
             at = _binder(self.conn.dialect, "messages", "status_date")(now)
+            if self._postgres:
+                self.conn.exec_driver_sql(
+                    "UPDATE messages AS m SET status = 'Sent', detailed_status = 'Sent',"
+                    " carrier_message_id = v.carrier_id, status_date = %s, submitted_at = %s,"
+                    " lease_until = NULL"
+                    " FROM unnest(%s::varchar[], %s::varchar[]) AS v(sms_id, carrier_id)"
+                    f" WHERE m.sms_id = v.sms_id AND m.status = '{SENDING}'",
+                    (at, at, [sms_id for sms_id, _ in items], [carrier_id for _, carrier_id in items]),
+                )
+                return
             self.conn.exec_driver_sql(
                 _driver_sql(
                     self.conn.dialect,
@@ -256,6 +279,20 @@ class DispatchRepository:
     def add_receipts(self, receipts: Sequence[Receipt], now: datetime) -> None:
         if receipts:
             at = _binder(self.conn.dialect, "receipt_inbox", "received_at")(now)
+            if self._postgres:
+                self.conn.exec_driver_sql(
+                    "INSERT INTO receipt_inbox (carrier_message_id, stat, error_code, received_at)"
+                    " SELECT v.carrier_id, v.stat, v.error_code, %s"
+                    " FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[])"
+                    " AS v(carrier_id, stat, error_code)",
+                    (
+                        at,
+                        [r.carrier_message_id for r in receipts],
+                        [r.stat[:16] for r in receipts],
+                        [(r.error_code or None) and r.error_code[:16] for r in receipts],
+                    ),
+                )
+                return
             self.conn.exec_driver_sql(
                 _driver_sql(
                     self.conn.dialect,
@@ -275,6 +312,13 @@ class DispatchRepository:
         """carrier message id → (sms_id, status, has_callback), for the ids that belong to a part."""
         found: dict[str, tuple[str, str, bool]] = {}
         unique = list(dict.fromkeys(carrier_ids))
+        if self._postgres and unique:
+            rows = self.conn.exec_driver_sql(
+                "SELECT carrier_message_id, sms_id, status, callback IS NOT NULL FROM messages"
+                " WHERE carrier_message_id = ANY(%s::varchar[]) AND carrier_message_id IS NOT NULL",
+                (unique,),
+            )
+            return {carrier_id: (sms_id, status, bool(hook)) for carrier_id, sms_id, status, hook in rows}
         for start in range(0, len(unique), 2000):
             chunk = unique[start : start + 2000]
             markers = ", ".join(["?"] * len(chunk))
@@ -291,25 +335,46 @@ class DispatchRepository:
         return found
 
     def matched_receipts(self, limit: int) -> list[ReceiptMatch]:
-        rows = self.conn.execute(
-            sa.select(
-                receipt_inbox.c.id,
-                messages.c.sms_id,
-                messages.c.status,
-                receipt_inbox.c.stat,
-                receipt_inbox.c.error_code,
-                messages.c.callback.is_not(None),
-            )
-            .join(messages, messages.c.carrier_message_id == receipt_inbox.c.carrier_message_id)
-            .order_by(receipt_inbox.c.id)
-            .limit(limit)
-        ).all()
-        return [ReceiptMatch(*row) for row in rows]
+        """Inbox receipts whose part is known by now (oldest first), with the part's current status."""
+        rows = self.conn.exec_driver_sql(
+            _driver_sql(
+                self.conn.dialect,
+                "SELECT r.id, m.sms_id, m.status, r.stat, r.error_code, m.callback IS NOT NULL"
+                " FROM receipt_inbox r JOIN messages m ON m.carrier_message_id = r.carrier_message_id"
+                " WHERE m.carrier_message_id IS NOT NULL ORDER BY r.id LIMIT ?",
+            ),
+            (limit,),
+        )
+        return [
+            ReceiptMatch(inbox_id, sms_id, status, stat, error_code, bool(has_callback))
+            for inbox_id, sms_id, status, stat, error_code, has_callback in rows
+        ]
 
     def apply_statuses(self, items: Sequence[tuple[str, str, str]], now: datetime) -> None:
         """Receipt results: only a part that is not final yet moves (statuses only move forward)."""
         if items:
             at = _binder(self.conn.dialect, "messages", "status_date")(now)
+            if self._postgres:
+                # One row per part, as applying them in order would leave it: the first final status, else
+                # the last one (an UPDATE … FROM joining a part twice would pick either).
+                effective: dict[str, tuple[str, str]] = {}
+                for sms_id, status, detailed in items:
+                    if effective.get(sms_id, ("", ""))[0] not in FINAL_VALUES:
+                        effective[sms_id] = (status, detailed)
+                self.conn.exec_driver_sql(
+                    "UPDATE messages AS m SET status = v.status, detailed_status = v.detailed,"
+                    " status_date = %s, delivered_at = %s"
+                    " FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[]) AS v(sms_id, status, detailed)"
+                    f" WHERE m.sms_id = v.sms_id AND {_NOT_FINAL_SQL.replace('status', 'm.status')}",
+                    (
+                        at,
+                        at,
+                        list(effective),
+                        [status for status, _ in effective.values()],
+                        [detailed for _, detailed in effective.values()],
+                    ),
+                )
+                return
             self.conn.exec_driver_sql(
                 _driver_sql(
                     self.conn.dialect,
@@ -320,7 +385,11 @@ class DispatchRepository:
             )
 
     def delete_receipts(self, inbox_ids: Sequence[int]) -> None:
-        if inbox_ids:
+        if inbox_ids and self._postgres:
+            self.conn.exec_driver_sql(
+                "DELETE FROM receipt_inbox WHERE id = ANY(%s::integer[])", (list(inbox_ids),)
+            )
+        elif inbox_ids:
             self.conn.exec_driver_sql(
                 _driver_sql(self.conn.dialect, "DELETE FROM receipt_inbox WHERE id = ?"),
                 [(inbox_id,) for inbox_id in inbox_ids],

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from smscast.carriers.base import Carrier, SubmitResult
+from smscast.carriers.base import Carrier, OutboundPart, SubmitResult, SubmitsEach
 from smscast.db.dispatch import ClaimedPart
 from smscast.engine.callbacks import CallbackSender
 from smscast.engine.receipts import ReceiptBatcher
@@ -113,7 +113,12 @@ class Engine:
             arrived.set()
 
         unrecorded = {part.sms_id for part in parts}
-        tasks = [asyncio.create_task(submit(part)) for part in parts]
+        tasks: list[asyncio.Task[None]] = []
+        if isinstance(self.carrier, SubmitsEach):
+            # No task per part: at thousands of parts a second their creation and scheduling show.
+            self._submit_each(self.carrier, parts, answered, arrived)
+        else:
+            tasks = [asyncio.create_task(submit(part)) for part in parts]
         renewing = asyncio.create_task(self._renew_leases(unrecorded, number))
         try:
             while unrecorded:
@@ -150,6 +155,30 @@ class Engine:
                 # Keep trying: the carrier has these parts, so their results must be written.
                 log.exception("dispatcher %d could not record results; retrying", number)
                 await asyncio.sleep(1.0)
+
+    @staticmethod
+    def _submit_each(
+        carrier: SubmitsEach,
+        parts: list[ClaimedPart],
+        answered: list[tuple[ClaimedPart, SubmitResult]],
+        arrived: asyncio.Event,
+    ) -> None:
+        ready: list[ClaimedPart] = []
+        payloads: list[OutboundPart] = []
+        for part in parts:
+            try:
+                payloads.append(outbound(part))
+                ready.append(part)
+            except Exception as exc:
+                log.warning("submit of %s failed: %s", part.sms_id, exc)
+                answered.append((part, SubmitResult(None, error=str(exc), retry=True)))
+                arrived.set()
+
+        def on_result(index: int, result: SubmitResult) -> None:
+            answered.append((ready[index], result))
+            arrived.set()
+
+        carrier.submit_each(payloads, on_result)
 
     async def _submit(self, part: ClaimedPart) -> SubmitResult:
         try:

@@ -317,12 +317,18 @@ class SmppSession:
         begun. Waits as long as the SMSC is unreachable: bound it with ``asyncio.timeout`` if needed (a
         cancelled call may still have been accepted by the SMSC).
         """
+        return await self.submit_nowait(pdu)
+
+    def submit_nowait(self, pdu: SubmitSm) -> asyncio.Future[SubmitOutcome]:
+        """`submit` without a coroutine: queue the PDU and return the future of its outcome (which may
+        hold `PduError` or `SessionClosed`). Raises `SessionClosed` at once if the session is not running.
+        For callers handing over thousands of PDUs a second, a coroutine or task per PDU is real cost."""
         if self._closing or not self._started:
             raise SessionClosed("the session is not running")
         future: asyncio.Future[SubmitOutcome] = asyncio.get_running_loop().create_future()
         self._queue.append(_Submission(pdu, future))
         self._pump()
-        return await future
+        return future
 
     def _pump(self) -> None:
         """Put queued submissions on the wire while the window, link, pause and tps budget allow."""
