@@ -305,6 +305,13 @@ class DispatchRepository:
                 ],
             )
 
+    def purge_receipts(self, received_before: datetime) -> int:
+        """Drop receipts that never matched a part (the first copy of a part resent after a crash carries
+        a carrier id smscast never recorded); they would otherwise stay in the inbox for ever."""
+        return self.conn.execute(
+            receipt_inbox.delete().where(receipt_inbox.c.received_at < received_before)
+        ).rowcount
+
     def inbox_is_empty(self) -> bool:
         return self.conn.exec_driver_sql("SELECT 1 FROM receipt_inbox LIMIT 1").first() is None
 

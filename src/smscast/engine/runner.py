@@ -84,6 +84,7 @@ class Engine:
         await asyncio.to_thread(self.dispatch.release_expired_leases)
         await asyncio.to_thread(self.dispatch.apply_receipts)
         await asyncio.to_thread(self.dispatch.expire_missing_receipts)
+        await asyncio.to_thread(self.dispatch.purge_unmatched_receipts)
         return False
 
     async def _dispatch_loop(self, stop: asyncio.Event, number: int) -> None:

@@ -41,6 +41,8 @@ class DispatchSettings:
     price_refresh: timedelta = timedelta(seconds=30)
     # A part handed over this long ago without a receipt ends Undelivered / Unknown Status.
     receipt_timeout: timedelta = timedelta(hours=72)
+    # A receipt whose part is unknown this long is dropped (a receipt normally matches within seconds).
+    receipt_retention: timedelta = timedelta(days=1)
 
 
 class DispatchService:
@@ -236,6 +238,11 @@ class DispatchService:
             expired += len(changed)
             if len(changed) < batch:
                 return expired
+
+    def purge_unmatched_receipts(self) -> int:
+        """Forget receipts no part claimed within ``receipt_retention`` (see ``DispatchSettings``)."""
+        with self.db.write() as conn:
+            return DispatchRepository(conn).purge_receipts(self.clock.now() - self.settings.receipt_retention)
 
     def release_expired_leases(self) -> int:
         with self.db.write() as conn:
