@@ -177,8 +177,12 @@ class CampaignPartWriter:
             for sms_id, message_id, part, parts, to, country, body, groups in rows
         )
         driver: Any = conn.connection.driver_connection  # psycopg.Connection, in this transaction
-        with driver.cursor() as cursor, cursor.copy(self._copy) as copy:
-            copy.write(text)
+        with driver.cursor() as cursor:
+            # The expansion commits each batch with its checkpoint: a batch lost to a server crash is
+            # written again on resume, so its commit need not wait for the WAL flush.
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            with cursor.copy(self._copy) as copy:
+                copy.write(text)
 
 
 # COPY's text format: \N is NULL; backslash, tab, newline and carriage return are escaped.
