@@ -13,6 +13,7 @@ from smscast.carriers.factory import carrier_from_url
 from smscast.db.database import Database
 from smscast.db.migrate import upgrade
 from smscast.domain.clock import Clock, SystemClock
+from smscast.domain.rate_limit import BucketPolicy, RateLimiter
 from smscast.engine.callbacks import CallbackSender
 from smscast.engine.runner import Engine
 from smscast.services.accounts import AccountService
@@ -43,6 +44,8 @@ class Container:
     tracking: TrackingService
     contacts: ContactService
     groups: GroupService
+    # Per process: N API processes allow N times the rate (docs/operations.md).
+    rate_limiter: RateLimiter
 
     def close(self) -> None:
         self.db.dispose()
@@ -79,6 +82,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         tracking=TrackingService(db),
         contacts=ContactService(db, clock),
         groups=GroupService(db, clock),
+        rate_limiter=RateLimiter(BucketPolicy(settings.rate_limit_per_s, settings.rate_limit_burst)),
     )
 
 

@@ -10,6 +10,7 @@ import uvicorn
 
 from smscast.api.app import create_app
 from smscast.bootstrap import Container, build_engine
+from smscast.logging_redaction import install_log_redaction
 
 log = logging.getLogger("smscast.server")
 
@@ -20,6 +21,7 @@ def serve(container: Container, *, host: str, port: int, run_engine: bool) -> No
     container.campaigns.own_hosts = container.messages.own_hosts = frozenset(own)
     app = create_app(container)
     config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False, lifespan="on")
+    install_log_redaction()  # uvicorn.Config has just installed its own handlers
     server = uvicorn.Server(config)
     asyncio.run(_serve(server, container, run_engine))
 

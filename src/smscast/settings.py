@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -16,6 +17,12 @@ from smscast.domain.quiet_hours import Window, parse_windows
 DEFAULT_DATABASE_URL = "sqlite:///smscast.db"
 DEFAULT_CARRIER_URL = "sandbox://"
 DEFAULT_QUIET_HOURS = "23:00-08:00,14:00-17:00"
+DEFAULT_RATE_LIMIT_PER_S = 50.0
+DEFAULT_RATE_LIMIT_BURST = 200
+# A 30,000-number campaign is ~600 KB of JSON; 8 MiB leaves room without letting one request eat memory.
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+# CSV imports are the one legitimately large body (~60 bytes a contact: ~1 million contacts).
+DEFAULT_MAX_IMPORT_BYTES = 64 * 1024 * 1024
 DEFAULT_CALLBACK_RETRY_S: tuple[int, ...] = (
     30,
     60,
@@ -48,6 +55,10 @@ class Settings:
     receipt_timeout_s: float = 259_200.0
     allow_private_callbacks: bool = False
     log_level: str = "INFO"
+    rate_limit_per_s: float = DEFAULT_RATE_LIMIT_PER_S
+    rate_limit_burst: int = DEFAULT_RATE_LIMIT_BURST
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_import_bytes: int = DEFAULT_MAX_IMPORT_BYTES
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -104,6 +115,11 @@ class Settings:
         log_level = env.get("SMSCAST_LOG_LEVEL", "INFO").upper()
         if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
             raise SettingsError(f"SMSCAST_LOG_LEVEL={log_level!r}: one of DEBUG, INFO, WARNING, ERROR")
+        # Requests a second per application (per API process); 0 turns the limit off.
+        rate_limit = _non_negative_float(env, "SMSCAST_RATE_LIMIT_PER_S", DEFAULT_RATE_LIMIT_PER_S)
+        rate_burst = _positive_int(env, "SMSCAST_RATE_LIMIT_BURST", DEFAULT_RATE_LIMIT_BURST)
+        max_body = _positive_int(env, "SMSCAST_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES)
+        max_import = _positive_int(env, "SMSCAST_MAX_IMPORT_BYTES", DEFAULT_MAX_IMPORT_BYTES)
         return cls(
             database_url=database_url,
             carrier_url=carrier_url,
@@ -115,6 +131,10 @@ class Settings:
             receipt_timeout_s=receipt_timeout,
             allow_private_callbacks=allow_private,
             log_level=log_level,
+            rate_limit_per_s=rate_limit,
+            rate_limit_burst=rate_burst,
+            max_body_bytes=max_body,
+            max_import_bytes=max_import,
         )
 
     @property
@@ -134,6 +154,32 @@ def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
         value = float(text)
     except ValueError:
         raise SettingsError(f"{name}={text!r}: a number of seconds") from None
+    if value <= 0:
+        raise SettingsError(f"{name}={text!r}: must be greater than 0")
+    return value
+
+
+def _non_negative_float(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{name}={text!r}: a number (0 turns it off)") from None
+    if value < 0 or not math.isfinite(value):
+        raise SettingsError(f"{name}={text!r}: must be a finite number ≥ 0 (0 turns it off)")
+    return value
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = env.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise SettingsError(f"{name}={text!r}: a whole number") from None
     if value <= 0:
         raise SettingsError(f"{name}={text!r}: must be greater than 0")
     return value

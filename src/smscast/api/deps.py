@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic.alias_generators import to_camel
 
 from smscast.api.errors import Unauthorized
 from smscast.bootstrap import Container
 from smscast.domain.auth import Principal
-from smscast.domain.errors import Forbidden, validation_error
+from smscast.domain.errors import Forbidden, RateLimited, validation_error
+from smscast.domain.rate_limit import retry_after_header
 from smscast.services.accounts import InvalidToken
 from smscast.services.paging import MAX_PAGE_SIZE
+
+# Spring's page number is a Java int; bounding it keeps page * size inside a 64-bit SQL OFFSET.
+MAX_PAGE_NUMBER = 2**31 - 1
+
+NUL_MESSAGE = "must not contain NUL (U+0000) characters"
+# A JSON \u0000 escape: a backslash that is not itself escaped, then u0000.
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from POST /oauth/token")
 
@@ -23,12 +33,45 @@ def container(request: Request) -> Container:
     return value
 
 
+async def _raw_body(request: Request) -> bytes:
+    """The request body; Starlette caches it, so the handler's own read costs nothing more."""
+    return await request.body()
+
+
+def reject_nul_characters(request: Request, body: bytes) -> None:
+    """400000000 naming the path parameter, query parameter or ``body`` that holds a U+0000.
+
+    PostgreSQL text cannot store it (SQLite can), and no SMS, name or id needs it; rejecting it here
+    answers the same on both databases instead of a 500 from the first query that meets it. A body that is
+    not UTF-8 is left to its handler, which says what encoding it wants.
+    """
+    for name, value in request.path_params.items():
+        if "\x00" in str(value):
+            raise validation_error(to_camel(name), NUL_MESSAGE)
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            raise validation_error(name.replace("\x00", "") or "query", NUL_MESSAGE)
+    if (b"\\u0000" in body and _JSON_NUL.search(body)) or (b"\x00" in body and _is_utf8(body)):
+        raise validation_error("body", NUL_MESSAGE)
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def require(scope: str) -> Callable[..., Principal]:
-    """A dependency that authenticates the bearer token and checks it carries ``scope``."""
+    """A dependency that authenticates the bearer token, takes one request from the application's rate
+    limit (429000000 with ``Retry-After`` when it is used up), checks the token carries ``scope`` and that
+    the request holds no NUL character (``reject_nul_characters``), in that order."""
 
     def dependency(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        body: Annotated[bytes, Depends(_raw_body)],
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
             raise Unauthorized()
@@ -36,8 +79,18 @@ def require(scope: str) -> Callable[..., Principal]:
             principal = container(request).accounts.authenticate(credentials.credentials)
         except InvalidToken:
             raise Unauthorized("Invalid access token") from None
+        limiter = container(request).rate_limiter
+        wait_s = limiter.acquire(principal.application_id)
+        if wait_s > 0:
+            retry_after = retry_after_header(wait_s)
+            raise RateLimited(
+                retry_after,
+                f"Too many requests: this application is limited to {limiter.policy.rate_per_s:g} "
+                f"requests/s with bursts of {limiter.policy.burst}; retry in {retry_after} s",
+            )
         if not principal.has(scope):
             raise Forbidden(f"The access token lacks the '{scope}' scope this endpoint needs")
+        reject_nul_characters(request, body)
         request.state.principal = principal
         return principal
 
@@ -56,7 +109,7 @@ class Paging:
 
     def __init__(
         self,
-        page: Annotated[int, Query(ge=0)] = 0,
+        page: Annotated[int, Query(ge=0, le=MAX_PAGE_NUMBER)] = 0,
         size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 10,
         sort: str | None = None,
     ) -> None:

@@ -17,14 +17,18 @@ def format_timestamp(value: datetime) -> str:
 def parse_timestamp(value: Any) -> datetime:
     """An ISO-8601 instant with ``Z`` or an offset, or an integer of seconds since the epoch (UTC).
 
-    A date without an offset is rejected: it would be ambiguous.
+    A date without an offset is rejected: it would be ambiguous. Every failure, an instant outside what
+    ``datetime`` can hold included, is a ``ValueError``.
     """
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, bool):
         raise ValueError("expected a date-time")
     elif isinstance(value, int | float) or (isinstance(value, str) and value.strip().lstrip("-").isdigit()):
-        return datetime.fromtimestamp(float(value), UTC)
+        try:
+            return datetime.fromtimestamp(float(value), UTC)
+        except (OverflowError, OSError, ValueError):  # out of range for the platform, or NaN
+            raise ValueError("the epoch seconds are out of range") from None
     elif isinstance(value, str):
         text = value.strip()
         if text.endswith(("z", "Z")):
@@ -37,7 +41,10 @@ def parse_timestamp(value: Any) -> datetime:
         raise ValueError("expected a date-time")
     if parsed.tzinfo is None:
         raise ValueError("the date-time needs a time zone designator (Z or ±hh:mm)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise ValueError("the date-time is out of range") from None
 
 
 Timestamp = Annotated[datetime, PlainSerializer(format_timestamp, return_type=str)]

@@ -12,6 +12,7 @@ import typer
 
 from smscast.bootstrap import Container, build_container, migrate
 from smscast.domain.errors import DomainError
+from smscast.logging_redaction import install_log_redaction
 from smscast.services.accounts import parse_amount
 from smscast.settings import Settings, SettingsError
 
@@ -31,6 +32,7 @@ def _container() -> Container:
         typer.echo(f"smscast: bad setting: {exc}", err=True)
         raise typer.Exit(2) from None
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    install_log_redaction()
     return build_container(settings)
 
 

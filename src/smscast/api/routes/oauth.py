@@ -46,7 +46,8 @@ def token(
     credentials = _basic_credentials(authorization)
     if credentials is None and client_id and client_secret:
         credentials = (client_id, client_secret)
-    if credentials is None:
+    if credentials is None or "\x00" in credentials[0] + credentials[1]:
+        # No application id or secret holds a NUL, and PostgreSQL cannot even be asked about one.
         return unauthorized_response(request.url.path, "Bad credentials")
     try:
         issued = container(request).accounts.issue_token(credentials[0], credentials[1], scope)
