@@ -46,9 +46,15 @@ class Container:
     groups: GroupService
     # Per process: N API processes allow N times the rate (docs/operations.md).
     rate_limiter: RateLimiter
+    # Attempts at POST /oauth/token per application id: each costs a PBKDF2 verification.
+    token_limiter: RateLimiter
 
     def close(self) -> None:
         self.db.dispose()
+
+
+TOKEN_REQUESTS_PER_S = 2.0
+TOKEN_REQUEST_BURST = 20
 
 
 def build_container(settings: Settings, *, clock: Clock | None = None) -> Container:
@@ -83,6 +89,7 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
         contacts=ContactService(db, clock),
         groups=GroupService(db, clock),
         rate_limiter=RateLimiter(BucketPolicy(settings.rate_limit_per_s, settings.rate_limit_burst)),
+        token_limiter=RateLimiter(BucketPolicy(TOKEN_REQUESTS_PER_S, TOKEN_REQUEST_BURST)),
     )
 
 

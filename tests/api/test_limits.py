@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -357,3 +358,27 @@ def test_nul_in_client_credentials_is_bad_credentials(tenant: Tenant, app_id: st
     data["client_secret"] = "x\u0000" if app_id is None else tenant.application_secret
     response = tenant.http.post("/oauth/token", data=data)
     assert response.status_code == 401 and response.json()["message"] == "Bad credentials"
+
+
+def test_token_requests_are_rate_limited_per_application(isolated_database_url: str) -> None:
+    from tests.conftest import basic_auth
+
+    container = build_container(Settings(database_url=isolated_database_url))
+    try:
+        new = container.accounts.create_account("limited")
+        with TestClient(create_app(container)) as http:
+
+            def token() -> Any:
+                return http.post(
+                    "/oauth/token",
+                    data={"grant_type": "client_credentials"},
+                    headers=basic_auth(new.application_id, "wrong secret"),
+                )
+
+            for _ in range(20):  # the burst
+                assert token().status_code == 401
+            limited = token()
+            assert limited.status_code == 429 and limited.json()["code"] == "429000000"
+            assert int(limited.headers["Retry-After"]) >= 1
+    finally:
+        container.close()

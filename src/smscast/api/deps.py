@@ -14,7 +14,7 @@ from smscast.api.errors import Unauthorized
 from smscast.bootstrap import Container
 from smscast.domain.auth import Principal
 from smscast.domain.errors import Forbidden, RateLimited, validation_error
-from smscast.domain.rate_limit import retry_after_header
+from smscast.domain.rate_limit import RateLimiter, retry_after_header
 from smscast.services.accounts import InvalidToken
 from smscast.services.paging import MAX_PAGE_SIZE
 
@@ -63,6 +63,18 @@ def _is_utf8(data: bytes) -> bool:
     return True
 
 
+def take_rate_limit(limiter: RateLimiter, key: str) -> None:
+    """Take one request from ``key``'s bucket; 429000000 with ``Retry-After`` when it is used up."""
+    wait_s = limiter.acquire(key)
+    if wait_s > 0:
+        retry_after = retry_after_header(wait_s)
+        raise RateLimited(
+            retry_after,
+            f"Too many requests: limited to {limiter.policy.rate_per_s:g} requests/s with bursts of "
+            f"{limiter.policy.burst}; retry in {retry_after} s",
+        )
+
+
 def require(scope: str) -> Callable[..., Principal]:
     """A dependency that authenticates the bearer token, takes one request from the application's rate
     limit (429000000 with ``Retry-After`` when it is used up), checks the token carries ``scope`` and that
@@ -79,15 +91,7 @@ def require(scope: str) -> Callable[..., Principal]:
             principal = container(request).accounts.authenticate(credentials.credentials)
         except InvalidToken:
             raise Unauthorized("Invalid access token") from None
-        limiter = container(request).rate_limiter
-        wait_s = limiter.acquire(principal.application_id)
-        if wait_s > 0:
-            retry_after = retry_after_header(wait_s)
-            raise RateLimited(
-                retry_after,
-                f"Too many requests: this application is limited to {limiter.policy.rate_per_s:g} "
-                f"requests/s with bursts of {limiter.policy.burst}; retry in {retry_after} s",
-            )
+        take_rate_limit(container(request).rate_limiter, principal.application_id)
         if not principal.has(scope):
             raise Forbidden(f"The access token lacks the '{scope}' scope this endpoint needs")
         reject_nul_characters(request, body)

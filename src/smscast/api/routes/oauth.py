@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Header, Request
 from fastapi.responses import JSONResponse
 
-from smscast.api.deps import container
+from smscast.api.deps import container, take_rate_limit
 from smscast.api.errors import unauthorized_response
 from smscast.domain.auth import PERMISSIONS, UnknownScope, format_scopes
 from smscast.services.accounts import InvalidCredentials
@@ -49,6 +49,9 @@ def token(
     if credentials is None or "\x00" in credentials[0] + credentials[1]:
         # No application id or secret holds a NUL, and PostgreSQL cannot even be asked about one.
         return unauthorized_response(request.url.path, "Bad credentials")
+    # An attempt on an existing application costs a PBKDF2 verification (~50 ms of CPU; an unknown id costs
+    # one lookup): limit attempts per application id so guessing a secret cannot spend the server's CPU.
+    take_rate_limit(container(request).token_limiter, credentials[0])
     try:
         issued = container(request).accounts.issue_token(credentials[0], credentials[1], scope)
     except InvalidCredentials:
