@@ -39,6 +39,7 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A transaction that commits when the block ends normally and rolls back on an exception."""
+        # The lock first: threads queueing for it hold no pooled connection meanwhile.
         with self._write_lock or nullcontext(), self.engine.connect() as conn:
             conn.execution_options(smscast_write=True)
             with conn.begin():

@@ -246,7 +246,7 @@ class CampaignService:
         analysis = CampaignAnalysis(
             template=compile_template(definition.body),
             fallback=definition.fallback_values,
-            prices=self.prices.price_list(),
+            prices=self.prices.price_list(conn),
             transcode_enabled=transcode,
         )
         self._resolve(conn, principal.account_id, definition, numbers, analysis)

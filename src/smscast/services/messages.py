@@ -98,7 +98,7 @@ class MessageService:
             transcode = message.transcode if message.transcode is not None else account.enforce_transcoding
             text = final_text(message.body, transcode)
             parts = segment(text)
-            if self.prices.price_list().cost(number.region, len(parts)) > account.balance:
+            if self.prices.price_list(conn).cost(number.region, len(parts)) > account.balance:
                 raise InsufficientBalance("You don't have enough balance to send the message")
             callback = json.dumps(message.callback.to_json()) if message.callback else None
             expires = now + timedelta(minutes=message.ttl_minutes) if message.ttl_minutes else None

@@ -7,6 +7,8 @@ import io
 from decimal import Decimal, InvalidOperation
 from importlib import resources
 
+from sqlalchemy.engine import Connection
+
 from smscast.db.database import Database
 from smscast.db.prices import PriceRepository, PriceRow
 from smscast.domain.errors import ValidationFailed
@@ -68,6 +70,11 @@ class PriceService:
         with self.db.read() as conn:
             return PriceRepository(conn).list(mcc, mnc)
 
-    def price_list(self) -> PriceList:
-        with self.db.read() as conn:
+    def price_list(self, conn: Connection | None = None) -> PriceList:
+        """The per-country prices; read in the caller's transaction ``conn`` when it has one (a second
+        connection per request can exhaust the pool under concurrency: with 32 concurrent ``PUT /sms/{id}``
+        every pooled connection was held by a request waiting for a second one, for the pool's 30 s)."""
+        if conn is not None:
             return PriceList(PriceRepository(conn).per_country())
+        with self.db.read() as own:
+            return PriceList(PriceRepository(own).per_country())
