@@ -140,13 +140,12 @@ def rows_create(bench: Bench) -> list[Row]:
 def rows_start(bench: Bench) -> list[Row]:
     out: list[Row] = []
     for r in bench.records:
-        ok = r["rate"] >= 100_000 and r["peak_rss_mb"] <= 300
         out.append(
             (
                 f"campaign start, {r['n']:,}-contact group, {r['database']}",
                 f"{r['rate']:,.0f} recipients/s, peak RSS {r['peak_rss_mb']:.0f} MB",
                 f"Queued → Running in {r['seconds']:.1f} s",
-                f"≥ 100,000/s and ≤ 300 MB: {verdict(ok)}",
+                f"≥ 100,000/s: {verdict(r['rate'] >= 100_000)}; ≤ 300 MB: {verdict(r['peak_rss_mb'] <= 300)}",
             )
         )
     return out
