@@ -106,6 +106,7 @@ class _Pipeline:
 
     def __init__(self, depth: int) -> None:
         self._depth = depth
+        self._failed = False
         self._pool: ThreadPoolExecutor | None = None
         self._pending: deque[Future[None]] = deque()
 
@@ -114,7 +115,18 @@ class _Pipeline:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smscast-expand")
         while len(self._pending) >= self._depth:
             self._pending.popleft().result()
-        self._pending.append(self._pool.submit(write, *args))
+        self._pending.append(self._pool.submit(self._run, write, *args))
+
+    def _run(self, write: Callable[..., None], *args: Any) -> None:
+        # Writes run one at a time, in order, on the pool's single thread: once one failed, none after it
+        # may commit (its checkpoint would skip the failed batch's recipients).
+        if self._failed:
+            raise RuntimeError("an earlier write of this expansion failed")
+        try:
+            write(*args)
+        except BaseException:
+            self._failed = True
+            raise
 
     def finish(self) -> None:
         try:
@@ -125,6 +137,15 @@ class _Pipeline:
                 future.cancel()
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
+
+    def abandon(self) -> None:
+        """Drop the writes not begun yet and wait for the one running (each write is consistent on its
+        own: parts and checkpoint commit together)."""
+        for future in self._pending:
+            future.cancel()
+        self._pending.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
 
 class CampaignStarter:
@@ -279,31 +300,35 @@ class CampaignStarter:
         batches = self._recipient_batches(
             row.account_id, definition, position, with_labels=fixed_text is None
         )
-        for batch, position in batches:
-            count += len(batch)
-            for number, region, labels, group in batch:
-                if fixed_text is not None:
-                    text, parts = None, fixed_parts
-                else:
-                    personal = template.render(labels or {}, definition.fallback_values)
-                    known = rendered.get(personal)
-                    if known is None:
-                        if len(rendered) >= 10_000:
-                            rendered.clear()
-                        final = final_text(personal, transcode)
-                        known = rendered[personal] = (final, count_parts(final))
-                    text, parts = known
-                groups = group_json.get(group)
-                if groups is None and group is not None:
-                    groups = group_json[group] = json.dumps([group])
-                message_id = ids.take()
-                for part in range(1, parts + 1):
-                    pending.append((ids.take(), message_id, part, parts, number, region, text, groups))
-            if len(pending) >= self.write_batch:
-                flushes.submit(self._flush, row.tracking_id, writer, pending, position.checkpoint(count))
-                pending = []
-        flushes.submit(self._flush, row.tracking_id, writer, pending, position.checkpoint(count))
-        flushes.finish()
+        try:
+            for batch, position in batches:
+                count += len(batch)
+                for number, region, labels, group in batch:
+                    if fixed_text is not None:
+                        text, parts = None, fixed_parts
+                    else:
+                        personal = template.render(labels or {}, definition.fallback_values)
+                        known = rendered.get(personal)
+                        if known is None:
+                            if len(rendered) >= 10_000:
+                                rendered.clear()
+                            final = final_text(personal, transcode)
+                            known = rendered[personal] = (final, count_parts(final))
+                        text, parts = known
+                    groups = group_json.get(group)
+                    if groups is None and group is not None:
+                        groups = group_json[group] = json.dumps([group])
+                    message_id = ids.take()
+                    for part in range(1, parts + 1):
+                        pending.append((ids.take(), message_id, part, parts, number, region, text, groups))
+                if len(pending) >= self.write_batch:
+                    flushes.submit(self._flush, row.tracking_id, writer, pending, position.checkpoint(count))
+                    pending = []
+            flushes.submit(self._flush, row.tracking_id, writer, pending, position.checkpoint(count))
+            flushes.finish()
+        except BaseException:
+            flushes.abandon()  # no write may land after the caller marks the campaign Failed
+            raise
         return count
 
     def _flush(
