@@ -364,21 +364,25 @@ def test_token_requests_are_rate_limited_per_application(isolated_database_url: 
     from tests.conftest import basic_auth
 
     container = build_container(Settings(database_url=isolated_database_url))
+    # A clock that stands still: no refill while the requests run, however slow the machine is.
+    container.token_limiter = RateLimiter(container.token_limiter.policy, clock=lambda: 0.0)
     try:
         new = container.accounts.create_account("limited")
         with TestClient(create_app(container)) as http:
 
-            def token() -> Any:
+            def token(app_id: str) -> Any:
                 return http.post(
                     "/oauth/token",
                     data={"grant_type": "client_credentials"},
-                    headers=basic_auth(new.application_id, "wrong secret"),
+                    headers=basic_auth(app_id, "wrong secret"),
                 )
 
-            for _ in range(20):  # the burst
-                assert token().status_code == 401
-            limited = token()
+            for _ in range(container.token_limiter.policy.burst):
+                assert token(new.application_id).status_code == 401
+            limited = token(new.application_id)
             assert limited.status_code == 429 and limited.json()["code"] == "429000000"
             assert int(limited.headers["Retry-After"]) >= 1
+            # another application's attempts are counted apart
+            assert token("another-application").status_code == 401
     finally:
         container.close()
