@@ -408,7 +408,7 @@ def _claim_sql(dialect: Dialect) -> str:
     """The claim as driver SQL: ``now``, ``limit``, ``lease_until`` are its parameters.
 
     Returns the callback itself, not ``callback IS NOT NULL``: in RETURNING, SQLite 3.40 answers 1 for every
-    row. A part that stores no text gets its campaign's (docs/adr/0005).
+    row. A part that stores no text gets its campaign's (docs/adr/0004).
     """
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     postgres = dialect.name == "postgresql"

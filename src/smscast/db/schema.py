@@ -189,7 +189,7 @@ messages = sa.Table(
     sa.Column("sms_id", sa.String(36), primary_key=True),
     sa.Column("message_id", sa.String(36), nullable=False, index=True),
     # No foreign keys on this table (accounts.id, campaigns.tracking_id): checked per row they cost a third
-    # of the campaign start; only the engine writes parts, with ids it just read. docs/adr/0005.
+    # of the campaign start; only the engine writes parts, with ids it just read. docs/adr/0004.
     sa.Column("account_id", sa.String(36), nullable=False),
     sa.Column("application_id", sa.String(36), nullable=False),
     sa.Column("campaign_id", sa.String(36), nullable=True),

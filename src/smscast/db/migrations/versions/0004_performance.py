@@ -32,7 +32,7 @@ def upgrade() -> None:
         batch.alter_column("body", existing_type=sa.Text(), nullable=True)
         # Checked per row, they made up a third of the cost of writing parts (PostgreSQL runs a trigger
         # and a key lookup per row, even inside COPY). Only the engine writes parts, with the ids of the
-        # account and campaign it just read; neither is ever deleted. docs/adr/0005.
+        # account and campaign it just read; neither is ever deleted. docs/adr/0004.
         batch.drop_constraint("fk_messages_account_id_accounts", type_="foreignkey")
         batch.drop_constraint("fk_messages_campaign_id_campaigns", type_="foreignkey")
     # Parts get their carrier id only once submitted: index only those (writes of new parts skip it).
