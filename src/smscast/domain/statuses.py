@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 
 
@@ -58,3 +59,12 @@ def status_from_receipt(stat: str) -> tuple[MessageStatus, str]:
 def public_status(stored: str) -> str:
     """The status shown on the wire (the internal ``Sending`` is still ``Queued`` for clients)."""
     return MessageStatus.QUEUED.value if stored == SENDING else stored
+
+
+def public_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    """Parts per status as clients see them: parts being handed over (``Sending``) count as ``Queued``."""
+    out: dict[str, int] = {}
+    for stored, count in counts.items():
+        shown = public_status(stored)
+        out[shown] = out.get(shown, 0) + count
+    return out

@@ -16,7 +16,7 @@ from smscast.db.database import Database
 from smscast.domain import callbacks as rules
 from smscast.domain.campaigns import CallbackStrategy, CampaignState
 from smscast.domain.clock import Clock
-from smscast.domain.statuses import SENDING, MessageStatus
+from smscast.domain.statuses import public_counts
 
 
 class CallbackPlanner:
@@ -58,12 +58,7 @@ class CallbackPlanner:
         if not callback:
             return
         strategy = callback.get("strategy", CallbackStrategy.ON_CHANGE.value)
-        raw = CampaignRepository(conn).status_counts([tracking_id])[tracking_id]
-        counts = dict(raw)
-        if SENDING in counts:
-            counts[MessageStatus.QUEUED.value] = counts.get(MessageStatus.QUEUED.value, 0) + counts.pop(
-                SENDING
-            )
+        counts = public_counts(CampaignRepository(conn).status_counts([tracking_id])[tracking_id])
         steps = rules.progress_steps(counts, sum(counts.values()))
         previous = json.loads(info.progress) if info.progress else {}
         if strategy == CallbackStrategy.ON_COMPLETION.value:

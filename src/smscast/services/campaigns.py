@@ -50,7 +50,7 @@ from smscast.domain.errors import (
 from smscast.domain.numbers import PhoneNumber, validate_numbers
 from smscast.domain.personalisation import compile_template
 from smscast.domain.sender import validate_sender
-from smscast.domain.statuses import SENDING, MessageStatus
+from smscast.domain.statuses import public_counts
 from smscast.services.callbacks import CallbackPlanner
 from smscast.services.paging import Page
 from smscast.services.prices import PriceService
@@ -345,9 +345,8 @@ class CampaignService:
 
     @staticmethod
     def _view(row: CampaignRow, counts: dict[str, int]) -> CampaignView:
-        statuses = {status: counts.get(status, 0) for status in MESSAGE_STATUSES}
-        # Parts being handed over are still Queued for clients.
-        statuses[MessageStatus.QUEUED.value] += counts.get(SENDING, 0)
+        shown = public_counts(counts)
+        statuses = {status: shown.get(status, 0) for status in MESSAGE_STATUSES}
         return CampaignView(
             row, CampaignDefinition.from_json(json.loads(row.definition)), json.loads(row.analysis), statuses
         )
