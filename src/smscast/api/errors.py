@@ -6,15 +6,20 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from smscast.api.wire import format_timestamp
+from smscast.db.errors import DatabaseFault, FaultLog, classify
 from smscast.domain.errors import DomainError, RateLimited
 
 log = logging.getLogger("smscast.api")
+
+DATABASE_FAULT_CODE = "503000000"
+DATABASE_RETRY_AFTER_S = 5
 
 
 class Unauthorized(Exception):
@@ -37,6 +42,15 @@ def domain_error_response(exc: DomainError) -> JSONResponse:
     if isinstance(exc, RateLimited):
         response.headers["Retry-After"] = str(exc.retry_after_s)
     return response
+
+
+def database_fault_response(fault: DatabaseFault) -> JSONResponse:
+    """503 ``503000000`` with ``Retry-After``: the database is full, read-only or down (db/errors.py)."""
+    return JSONResponse(
+        error_body(DATABASE_FAULT_CODE, fault.message, {"database": fault.fault.value}),
+        status_code=503,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
 
 
 def unauthorized_response(path: str, message: str) -> JSONResponse:
@@ -90,7 +104,21 @@ def install_error_handlers(app: FastAPI) -> None:
             error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers or None
         )
 
+    faults = FaultLog(log)
+
+    @app.exception_handler(sa.exc.DBAPIError)
+    async def _database(request: Request, exc: sa.exc.DBAPIError) -> JSONResponse:
+        fault = classify(exc)
+        if fault is None:
+            return internal_error(request, exc)
+        faults.failed("API", fault)
+        return database_fault_response(fault)
+
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(error_body("500000000", "Internal error"), status_code=500)
+        return internal_error(request, exc)
+
+
+def internal_error(request: Request, exc: BaseException) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(error_body("500000000", "Internal error"), status_code=500)

@@ -1,9 +1,9 @@
 """The error answers in ``/openapi.json`` as the server really gives them (api.md §1.1).
 
 FastAPI documents a 422 ``HTTPValidationError`` on every operation; smscast answers validation errors with
-400 and Routee's error body instead, and also answers 401 (Spring's body), 403, 404, 413, 429 and 500. This
-rewrites each operation's responses to say so, so that generated clients and schema-driven tests (the
-schemathesis fuzz test) see the real contract.
+400 and Routee's error body instead, and also answers 401 (Spring's body), 403, 404, 413, 429, 500 and 503
+(the database is down, full or read-only). This rewrites each operation's responses to say so, so that
+generated clients and schema-driven tests (the schemathesis fuzz test) see the real contract.
 """
 
 from __future__ import annotations
@@ -57,9 +57,31 @@ def _error(description: str) -> dict[str, Any]:
     return _json("RouteeError", description)
 
 
+# Operations that never touch the database, so never answer 503.
+NO_DATABASE: Final = frozenset({"/health", "/metrics"})
+RETRY_AFTER: Final[dict[str, Any]] = {
+    "schema": {"type": "integer", "minimum": 1},
+    "description": "seconds to wait",
+}
+DATABASE_FAULT: Final[dict[str, Any]] = {
+    "description": "The database cannot serve the request now (503000000): it is down or restarting "
+    "(properties.database = unavailable), out of disk space (diskFull) or read-only (readOnly); retry after "
+    "Retry-After seconds",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RouteeError"}}},
+    "headers": {"Retry-After": RETRY_AFTER},
+}
+
+
 def _document_operation(path: str, method: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     responses.pop("422", None)
+    if path not in NO_DATABASE:
+        responses.setdefault(
+            "503",
+            DATABASE_FAULT
+            if method != "head"
+            else {"description": "The database is down, full or read-only; see Retry-After"},
+        )
     if method == "head":
         # HEAD answers have no body whatever the status.
         responses.setdefault("400", {"description": "Missing or empty query value"})
@@ -83,9 +105,8 @@ def _document_operation(path: str, method: str, operation: dict[str, Any]) -> No
         responses.setdefault("404", _error("Not found (for this account)"))
         if method in ("post", "put"):
             responses.setdefault("409", _error("Conflict with an existing resource"))
-        retry_after = {"schema": {"type": "integer", "minimum": 1}, "description": "seconds to wait"}
         responses.setdefault(
-            "429", {**_error("Rate limit hit (429000000)"), "headers": {"Retry-After": retry_after}}
+            "429", {**_error("Rate limit hit (429000000)"), "headers": {"Retry-After": RETRY_AFTER}}
         )
     responses.setdefault("500", _error("Internal error (500000000)"))
 

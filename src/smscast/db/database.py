@@ -69,13 +69,25 @@ def create_engine(url: str, *, echo: bool = False) -> Engine:
         )
         _install_sqlite_hooks(engine)
         return engine
-    return sa.create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = sa.create_engine(url, echo=echo, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    _install_postgres_hooks(engine)
+    return engine
 
 
 def _ensure_sqlite_folder(url: str) -> None:
     path = sa.engine.make_url(url).database
     if path and path != ":memory:" and not path.startswith("file:"):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _install_postgres_hooks(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "handle_error")
+    def _on_error(context: sa.engine.ExceptionContext) -> None:
+        # A read-only session (a standby after a failover, default_transaction_read_only) stays read-only
+        # for its life: treat it like a lost connection, so the pool drops it and the connections opened
+        # before it, and the next write gets a session of the server as it is now.
+        if getattr(context.original_exception, "sqlstate", None) == "25006":
+            context.is_disconnect = True
 
 
 def _install_sqlite_hooks(engine: Engine) -> None:
