@@ -94,13 +94,18 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
 
 
 def build_engine(container: Container, carrier: Carrier | None = None) -> Engine:
-    """The engine loops over ``container``'s services, delivering to ``carrier`` (default: from settings)."""
-    return Engine(
+    """The engine loops over ``container``'s services, delivering to ``carrier`` (default: from settings).
+    Work the API of this process queues wakes the engine's loops at once (engine/nudge.py)."""
+    engine = Engine(
         container.starter,
         container.dispatch,
         carrier or carrier_from_url(container.settings.carrier_url),
         callbacks=CallbackSender(container.callbacks, container.settings.callback_timeout_s),
     )
+    container.campaigns.on_queued = engine.scheduler_nudge.notify
+    container.messages.on_queued = engine.dispatch_nudge.notify
+    container.starter.on_parts_written = engine.dispatch_nudge.notify
+    return engine
 
 
 def migrate(container: Container) -> None:

@@ -1,11 +1,23 @@
-"""build_submit_sms and relative_validity_period."""
+"""build_submit_sms, encode_submit_part and relative_validity_period."""
 
 from __future__ import annotations
 
+import string
+from typing import Literal
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smscast.smpp import constants as c
-from smscast.smpp.submit import build_submit_sms, relative_validity_period, source_ton_npi
+from smscast.smpp.pdu import PduError
+from smscast.smpp.submit import (
+    build_submit_part,
+    build_submit_sms,
+    encode_submit_part,
+    relative_validity_period,
+    source_ton_npi,
+)
 
 
 def test_single_part_alphanumeric_sender() -> None:
@@ -116,3 +128,59 @@ def test_relative_validity_period(minutes: int, expected: str) -> None:
 def test_relative_validity_period_range(minutes: int) -> None:
     with pytest.raises(ValueError):
         relative_validity_period(minutes)
+
+
+_SENDERS = st.one_of(
+    st.text(alphabet="0123456789", min_size=1, max_size=15).map(lambda d: "+" + d),
+    st.text(alphabet=string.ascii_letters + string.digits + " ", min_size=1, max_size=11),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sender=_SENDERS,
+    destination=st.text(alphabet="0123456789", min_size=1, max_size=15).map(lambda d: "+" + d),
+    coding=st.sampled_from([c.DATA_CODING_DEFAULT, c.DATA_CODING_UCS2]),
+    payload=st.binary(min_size=0, max_size=140),
+    shape=st.integers(1, 4).flatmap(lambda total: st.tuples(st.just(total), st.integers(1, total))),
+    flash=st.booleans(),
+    validity=st.sampled_from(["", relative_validity_period(90)]),
+    concat=st.sampled_from(["udh", "sar"]),
+    ref=st.integers(0, 0xFFFF),
+)
+def test_encoded_part_is_the_built_pdu_encoded(
+    sender: str,
+    destination: str,
+    coding: int,
+    payload: bytes,
+    shape: tuple[int, int],
+    flash: bool,
+    validity: str,
+    concat: Literal["udh", "sar"],
+    ref: int,
+) -> None:
+    """The campaign hot path (a cached template per part shape) sends exactly the bytes of the PDU object."""
+    total, seqnum = shape
+    fields = dict(
+        source_addr=sender,
+        destination_addr=destination,
+        data_coding=coding,
+        payload=payload[: 134 if total > 1 else 140],
+        seqnum=seqnum,
+        total=total,
+        flash=flash,
+        validity_period=validity,
+        concat=concat,
+        ref=ref,
+    )
+    assert encode_submit_part(**fields) == build_submit_part(**fields).encode()  # type: ignore[arg-type]
+
+
+def test_encoded_part_refuses_what_the_pdu_refuses() -> None:
+    fields = dict(source_addr="ACME", data_coding=0, payload=b"hi", seqnum=1, total=1, ref=0)
+    with pytest.raises(PduError):
+        encode_submit_part(destination_addr="+" + "1" * 21, **fields)  # type: ignore[arg-type]
+    with pytest.raises(PduError):
+        build_submit_part(destination_addr="+" + "1" * 21, **fields).encode()  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="part 2 of 1"):
+        encode_submit_part(destination_addr="+301", **{**fields, "seqnum": 2})  # type: ignore[arg-type]

@@ -106,7 +106,16 @@ class DispatchRepository:
         dialect = self.conn.dialect
         at = _binder(dialect, "messages", "not_before")
         rows = self.conn.exec_driver_sql(_claim_sql(dialect), (at(now), limit, at(lease_until))).all()
-        time_of = _time_reader(dialect)
+        # The parts of a campaign share their timestamps: each distinct one is read once.
+        times: dict[Any, datetime] = {}
+        read_time = _time_reader(dialect)
+
+        def time_of(value: Any) -> datetime:
+            known = times.get(value)
+            if known is None:
+                known = times[value] = read_time(value)
+            return known
+
         micros = MICROS
         return [
             ClaimedPart(

@@ -13,6 +13,7 @@ import logging
 import httpx
 
 from smscast.db.callbacks import DueCallback
+from smscast.db.errors import FaultLog
 from smscast.domain import callbacks as rules
 from smscast.services.callbacks import Attempt, CallbackService
 
@@ -37,6 +38,7 @@ class CallbackSender:
         self.idle_s = idle_s
         self.transport = transport
         self._clients: dict[tuple[str, str, int | None], httpx.AsyncClient] = {}
+        self.faults = FaultLog(log)  # a database down, full or read-only: one line, not one per retry
 
     async def run(self, stop: asyncio.Event) -> None:
         self._clients = {}
@@ -48,8 +50,9 @@ class CallbackSender:
                 if not stop.is_set() and (free >= self.concurrency // 2 or not in_flight):
                     try:
                         due = await asyncio.to_thread(self.service.claim, free)
-                    except Exception:
-                        log.exception("could not claim callbacks; retrying")
+                        self.faults.succeeded("callback claim")
+                    except Exception as exc:
+                        self.faults.failure("callback claim", exc, self.idle_s)
                         due = []
                     for callback in due:
                         client = await self._client_for(clients, callback.url)
@@ -71,9 +74,10 @@ class CallbackSender:
                 while True:
                     try:
                         await asyncio.to_thread(self.service.record, attempts)
+                        self.faults.succeeded("callback record")
                         break
-                    except Exception:
-                        log.exception("could not record callback attempts; retrying")
+                    except Exception as exc:
+                        self.faults.failure("callback record", exc, 1.0)
                         await asyncio.sleep(1.0)
 
     async def _client_for(self, clients: contextlib.AsyncExitStack, url: str) -> httpx.AsyncClient:

@@ -161,6 +161,8 @@ class CampaignStarter:
         self.clock = clock
         self.write_batch = write_batch
         self.callbacks = callbacks or CallbackPlanner()
+        # Called after each committed batch of parts: wakes this process's dispatchers (engine/nudge.py).
+        self.on_parts_written: Callable[[], None] = lambda: None
 
     def start_due(self) -> int:
         """Move every due ``Scheduled`` campaign to ``Queued``; returns how many."""
@@ -337,6 +339,7 @@ class CampaignStarter:
         with self.db.write() as conn:
             writer.insert(conn, rows)
             CampaignEngineRepository(conn).extend_lease(tracking_id, self.clock.now() + LEASE, checkpoint)
+        self.on_parts_written()
 
     def _recipient_batches(
         self, account_id: str, definition: CampaignDefinition, start: _Position, *, with_labels: bool

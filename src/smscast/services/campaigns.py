@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -97,6 +98,8 @@ class CampaignService:
         self.callbacks = callbacks or CallbackPlanner()
         # host:port forms of this server's own address; callbacks there are refused (set by ``serve``).
         self.own_hosts: frozenset[str] = frozenset()
+        # Called once a campaign to send now is committed: wakes this process's scheduler (engine/nudge.py).
+        self.on_queued: Callable[[], None] = lambda: None
 
     # --- use cases -------------------------------------------------------------------------------------
 
@@ -127,6 +130,8 @@ class CampaignService:
                 raise CampaignNameExists() from None
             row = repo.get(principal.account_id, tracking_id)
         assert row is not None
+        if row.state is CampaignState.QUEUED:
+            self.on_queued()
         return self._view(row, {})
 
     def update_scheduled(
@@ -154,6 +159,8 @@ class CampaignService:
                 raise CampaignNameExists() from None
         if row is None:
             raise CampaignNotScheduled()
+        if row.state is CampaignState.QUEUED:
+            self.on_queued()
         return self._view(row, {})
 
     def cancel(self, principal: Principal, tracking_id: str) -> CampaignView:

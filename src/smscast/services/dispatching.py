@@ -134,9 +134,15 @@ class DispatchService:
         repo.set_prices(priced)
         return send, unsent
 
-    def record(self, results: Sequence[tuple[ClaimedPart, SubmitResult]]) -> None:
+    def record(
+        self,
+        results: Sequence[tuple[ClaimedPart, SubmitResult]],
+        receipts: Sequence[DeliveryReport] = (),
+    ) -> None:
         """Write what the carrier answered: ``Sent`` with its id, a refund and ``Failed`` for a refusal,
-        back to the queue for a transient failure (``Failed`` after ``MAX_ATTEMPTS``)."""
+        back to the queue for a transient failure (``Failed`` after ``MAX_ATTEMPTS``). ``receipts`` that
+        arrived for these very parts before this write are applied in the same transaction (the SMSC
+        reports at once: that spares them the inbox)."""
         now = self.clock.now()
         sent: list[tuple[str, str]] = []
         failed: list[ClaimedPart] = []
@@ -164,10 +170,38 @@ class DispatchService:
             self.callbacks.parts_changed(
                 conn, [p.sms_id for p, _ in results if p.has_callback and p.sms_id in changed], now
             )
+            if receipts:
+                self._apply_own_receipts(conn, repo, results, receipts, now)
             if sent and not repo.inbox_is_empty():
                 # Receipts that overtook this write (the SMSC answers, then reports at once): apply now
                 # rather than at the next maintenance pass.
                 self._apply_inbox(conn, repo, 5000)
+
+    def _apply_own_receipts(
+        self,
+        conn: Connection,
+        repo: DispatchRepository,
+        results: Sequence[tuple[ClaimedPart, SubmitResult]],
+        receipts: Sequence[DeliveryReport],
+        now: datetime,
+    ) -> None:
+        """Apply receipts for parts recorded ``Sent`` a moment ago in this transaction."""
+        by_carrier = {result.carrier_id: part for part, result in results if result.carrier_id is not None}
+        updates: list[tuple[str, str, str]] = []
+        moved: list[str] = []
+        waiting: list[Receipt] = []
+        for report in receipts:
+            part = by_carrier.get(report.carrier_id)
+            if part is None:  # not one of these parts after all: it waits like any other
+                waiting.append(Receipt(report.carrier_id, report.stat, report.error_code))
+                continue
+            status, detailed = status_from_receipt(report.stat)
+            updates.append((part.sms_id, status.value, detailed))
+            if part.has_callback and status is not MessageStatus.SENT:
+                moved.append(part.sms_id)
+        repo.apply_statuses(updates, now)
+        repo.add_receipts(waiting, now)
+        self.callbacks.parts_changed(conn, moved, now)
 
     def store_receipts(self, reports: Sequence[DeliveryReport]) -> None:
         """Persist receipts (before the SMSC is answered): in one transaction, those whose part is known are

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -60,6 +61,8 @@ class MessageService:
         self.allow_private_callbacks = allow_private_callbacks
         # host:port forms of this server's own address; callbacks there are refused (set by ``serve``).
         self.own_hosts: frozenset[str] = frozenset()
+        # Called once a message is queued: wakes this process's dispatchers (engine/nudge.py).
+        self.on_queued: Callable[[], None] = lambda: None
 
     def analyse(self, body: str, sender: str | None, to: str | None) -> BodyQuote:
         """The body analysis, and the cost of all its parts when ``to`` is given."""
@@ -129,4 +132,5 @@ class MessageService:
                     for index in range(1, len(parts) + 1)
                 ]
             )
+        self.on_queued()
         return SentMessage(message_id, now, message, analyse(text))

@@ -64,6 +64,7 @@ from smscast.smpp.session_types import SubmitOutcome as SubmitOutcome
 from smscast.smpp.session_types import _ConnectionLost
 
 log = logging.getLogger("smscast.smpp")
+DELIVER_FAILURE_REMINDER_S = 60.0
 _Role = Literal["transceiver", "transmitter", "receiver"]
 _BIND_PDUS = {"transceiver": BindTransceiver, "transmitter": BindTransmitter, "receiver": BindReceiver}
 _HEADER = struct.Struct(">IIII")
@@ -72,9 +73,14 @@ _HEADER = struct.Struct(">IIII")
 class _Submission:
     __slots__ = ("data", "epoch", "future", "pdu")
 
-    def __init__(self, pdu: SubmitSm, future: asyncio.Future[SubmitOutcome]) -> None:
-        self.pdu, self.future = pdu, future
-        self.data = b""  # the encoded PDU once sent; retries only patch the sequence_number
+    def __init__(self, pdu: SubmitSm | bytes, future: asyncio.Future[SubmitOutcome]) -> None:
+        self.future = future
+        if isinstance(pdu, bytes):
+            self.pdu: SubmitSm | None = None
+            self.data = pdu  # encoded by the caller; sending patches in the sequence_number
+        else:
+            self.pdu = pdu
+            self.data = b""  # the encoded PDU once sent; retries only patch the sequence_number
         self.epoch = 0  # the throttling epoch it was sent in
 
 
@@ -208,6 +214,8 @@ class SmppSession:
         self._deliveries: asyncio.Queue[tuple[_Connection, DeliverSm | list[DeliverSm]]] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
         self._started = self._closing = False
+        # A run of failed deliver_sm handlers: [began, last logged, deliver_sm refused] (`_deliver_failed`).
+        self._deliver_failing: list[float] | None = None
 
     @property
     def connected(self) -> bool:
@@ -263,10 +271,12 @@ class SmppSession:
         """
         return await self.submit_nowait(pdu)
 
-    def submit_nowait(self, pdu: SubmitSm) -> asyncio.Future[SubmitOutcome]:
+    def submit_nowait(self, pdu: SubmitSm | bytes) -> asyncio.Future[SubmitOutcome]:
         """`submit` without a coroutine: queue the PDU and return the future of its outcome (which may
         hold `PduError` or `SessionClosed`). Raises `SessionClosed` at once if the session is not running.
-        For callers handing over thousands of PDUs a second, a coroutine or task per PDU is real cost."""
+        For callers handing over thousands of PDUs a second, a coroutine or task per PDU is real cost.
+        ``pdu`` may be a submit_sm already encoded (``submit.encode_submit_part``): its sequence_number is
+        overwritten."""
         if self._closing or not self._started:
             raise SessionClosed("the session is not running")
         future: asyncio.Future[SubmitOutcome] = asyncio.get_running_loop().create_future()
@@ -303,6 +313,7 @@ class SmppSession:
                 data = submission.data
                 submission.data = data[:12] + sequence_number.to_bytes(4, "big") + data[16:]
             else:
+                assert submission.pdu is not None
                 submission.pdu.sequence_number = sequence_number
                 try:
                     submission.data = submission.pdu.encode()
@@ -401,9 +412,9 @@ class SmppSession:
             status = c.ESME_ROK
             try:
                 await self._on_deliver(pdu)
+                self._deliver_succeeded()
             except Exception:
-                log.exception("on_deliver failed; answering ESME_RX_T_APPN so that the SMSC retries")
-                self._stats.deliver_errors += 1
+                self._deliver_failed("on_deliver", 1)
                 status = c.ESME_RX_T_APPN
             if not conn.lost:
                 conn.send(DeliverSmResp("", status, pdu.sequence_number).encode())
@@ -413,13 +424,37 @@ class SmppSession:
         status = c.ESME_ROK
         try:
             await self._on_deliver_many(pdus)
+            self._deliver_succeeded()
         except Exception:
-            log.exception("on_deliver_many failed; answering ESME_RX_T_APPN so that the SMSC retries")
-            self._stats.deliver_errors += len(pdus)
+            self._deliver_failed("on_deliver_many", len(pdus))
             status = c.ESME_RX_T_APPN
         if not conn.lost:
             for pdu in pdus:
                 conn.send(DeliverSmResp("", status, pdu.sequence_number).encode())
+
+    def _deliver_failed(self, handler: str, pdus: int) -> None:
+        """Count a failed handler (called in its ``except``). The first failure of a run is logged with its
+        traceback, then a count once a minute: a handler that fails on every redelivery (its database is
+        down or full) writes a few lines, not a traceback per deliver_sm."""
+        self._stats.deliver_errors += pdus
+        now = asyncio.get_running_loop().time()
+        if self._deliver_failing is None:
+            self._deliver_failing = [now, now, 0]
+            log.exception("%s failed; answering ESME_RX_T_APPN so that the SMSC retries", handler)
+        elif now - self._deliver_failing[1] >= DELIVER_FAILURE_REMINDER_S:
+            self._deliver_failing[1] = now
+            log.warning(
+                "%s still failing: %d deliver_sm answered ESME_RX_T_APPN in %.0f s",
+                handler,
+                self._deliver_failing[2] + pdus,
+                now - self._deliver_failing[0],
+            )
+        self._deliver_failing[2] += pdus
+
+    def _deliver_succeeded(self) -> None:
+        if self._deliver_failing is not None:
+            log.info("deliver_sm handled again after %d refused", self._deliver_failing[2])
+            self._deliver_failing = None
 
     async def _connect(self, role: _Role) -> _Connection:
         loop = asyncio.get_running_loop()
