@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from smscast.carriers.base import Carrier, OutboundPart, SubmitResult, SubmitsEach
+from smscast.carriers.base import Carrier, DeliveryReport, OutboundPart, SubmitResult, SubmitsEach
 from smscast.db.dispatch import ClaimedPart
 from smscast.db.errors import FaultLog
 from smscast.engine.callbacks import CallbackSender
+from smscast.engine.nudge import Nudge
 from smscast.engine.receipts import ReceiptBatcher
 from smscast.services.campaign_start import CampaignStarter
 from smscast.services.dispatching import DispatchService, outbound
@@ -32,6 +33,29 @@ class EngineSettings:
     record_every_s: float = 0.05
 
 
+class _Unrecorded:
+    """Receipts for parts of one dispatcher's batch that the carrier accepted but whose result is not
+    written yet. They ride along with that write (one transaction instead of the inbox's four statements),
+    and whoever handed them over is answered once it commits."""
+
+    __slots__ = ("committed", "receipts")
+
+    def __init__(self) -> None:
+        self.receipts: list[DeliveryReport] = []
+        self.committed: asyncio.Future[None] | None = None
+
+    def attach(self, report: DeliveryReport) -> asyncio.Future[None]:
+        self.receipts.append(report)
+        if self.committed is None:
+            self.committed = asyncio.get_running_loop().create_future()
+        return self.committed
+
+    def take(self) -> tuple[list[DeliveryReport], asyncio.Future[None] | None]:
+        taken = self.receipts, self.committed
+        self.receipts, self.committed = [], None
+        return taken
+
+
 class Engine:
     def __init__(
         self,
@@ -47,15 +71,24 @@ class Engine:
         self.settings = settings or EngineSettings()
         self.callbacks = callbacks
         self.receipts = ReceiptBatcher(dispatch.store_receipts)
+        # Carrier ids answered but not yet written, by the batch that writes them (see _Unrecorded).
+        self._unrecorded: dict[str, _Unrecorded] = {}
         # A database that is down, full or read-only: one line when it starts and when it ends, not a
         # traceback per retry (db/errors.py).
         self.faults = FaultLog(log)
+        # Work queued by this process (the API beside the engine) wakes the loop that takes it at once.
+        self.scheduler_nudge = Nudge()
+        self.dispatch_nudge = Nudge()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run every loop until ``stop`` is set; a batch in flight is finished and recorded first."""
-        await self.carrier.start(self.receipts.accept)
+        self.scheduler_nudge.bind()
+        self.dispatch_nudge.bind()
+        await self.carrier.start(self._on_receipts)
         loops = [
-            self._loop(stop, self._schedule_once, self.settings.scheduler_every_s, "scheduler"),
+            self._loop(
+                stop, self._schedule_once, self.settings.scheduler_every_s, "scheduler", self.scheduler_nudge
+            ),
             self._loop(stop, self._maintain_once, self.settings.maintenance_every_s, "maintenance"),
         ]
         loops += [self._dispatch_loop(stop, n) for n in range(self.settings.dispatchers)]
@@ -67,7 +100,12 @@ class Engine:
             await self.carrier.close()
 
     async def _loop(
-        self, stop: asyncio.Event, step: Callable[[], Awaitable[bool]], every_s: float, name: str
+        self,
+        stop: asyncio.Event,
+        step: Callable[[], Awaitable[bool]],
+        every_s: float,
+        name: str,
+        nudge: Nudge | None = None,
     ) -> None:
         while not stop.is_set():
             busy = False
@@ -77,12 +115,34 @@ class Engine:
             except Exception as exc:
                 self.faults.failure(name, exc, every_s)
             if not busy:
-                await _wait(stop, every_s)
+                if nudge is None:
+                    await _wait(stop, every_s)
+                else:
+                    await nudge.wait(stop, every_s)
+
+    async def _on_receipts(self, reports: Sequence[DeliveryReport]) -> None:
+        """Persist ``reports`` before returning (the carrier acknowledges them afterwards): those of parts
+        whose submit result is about to be written go with that write, the others through the batcher."""
+        unrecorded = self._unrecorded
+        others: list[DeliveryReport] = []
+        commits: set[asyncio.Future[None]] = set()
+        for report in reports:
+            batch = unrecorded.get(report.carrier_id)
+            if batch is None:
+                others.append(report)
+            else:
+                commits.add(batch.attach(report))
+        if others:
+            await self.receipts.accept(others)
+        for commit in commits:
+            await commit
 
     async def _schedule_once(self) -> bool:
         await asyncio.to_thread(self.starter.start_due)
         await asyncio.to_thread(self.starter.send_due_reminders)
         expanded = await asyncio.to_thread(self.starter.expand_next)
+        if expanded is not None:
+            self.dispatch_nudge.notify()
         await asyncio.to_thread(self.starter.advance)
         return expanded is not None
 
@@ -103,7 +163,7 @@ class Engine:
                 await _wait(stop, FAILED_PAUSE_S)
                 continue
             if not parts:
-                await _wait(stop, self.settings.idle_s)
+                await self.dispatch_nudge.wait(stop, self.settings.idle_s)
                 continue
             await self._submit_and_record(parts, number)
 
@@ -115,16 +175,28 @@ class Engine:
         and the answers of one write's interval are."""
         answered: list[tuple[ClaimedPart, SubmitResult]] = []
         arrived = asyncio.Event()
+        batch = _Unrecorded()
+        waiting_ids = self._unrecorded
+
+        def on_answer(part: ClaimedPart, result: SubmitResult) -> None:
+            answered.append((part, result))
+            if result.carrier_id is not None:
+                waiting_ids[result.carrier_id] = batch
+            arrived.set()
 
         async def submit(part: ClaimedPart) -> None:
-            answered.append((part, await self._submit(part)))
-            arrived.set()
+            on_answer(part, await self._submit(part))
+
+        def forget(chunk: list[tuple[ClaimedPart, SubmitResult]]) -> None:
+            for _, result in chunk:
+                if result.carrier_id is not None and waiting_ids.get(result.carrier_id) is batch:
+                    del waiting_ids[result.carrier_id]
 
         unrecorded = {part.sms_id for part in parts}
         tasks: list[asyncio.Task[None]] = []
         if isinstance(self.carrier, SubmitsEach):
             # No task per part: at thousands of parts a second their creation and scheduling show.
-            self._submit_each(self.carrier, parts, answered, arrived)
+            self._submit_each(self.carrier, parts, on_answer)
         else:
             tasks = [asyncio.create_task(submit(part)) for part in parts]
         renewing = asyncio.create_task(self._renew_leases(unrecorded, number))
@@ -136,12 +208,20 @@ class Engine:
                 arrived.clear()
                 chunk = answered[:]
                 del answered[:]
-                await self._record(chunk, number)
+                forget(chunk)  # a receipt arriving from now on takes the usual way
+                receipts, committed = batch.take()
+                await self._record(chunk, receipts, number)
+                if committed is not None:
+                    committed.set_result(None)
                 unrecorded.difference_update(part.sms_id for part, _ in chunk)
         finally:
             renewing.cancel()
             for task in tasks:
                 task.cancel()
+            forget(answered)
+            receipts, committed = batch.take()
+            if committed is not None:  # stopped before the write: the SMSC will send these again
+                committed.set_exception(RuntimeError("dispatcher stopped before writing these receipts"))
 
     async def _renew_leases(self, unrecorded: set[str], number: int) -> None:
         """Every third of a lease, extend the lease of the parts of a batch not recorded yet: a slow carrier
@@ -155,11 +235,16 @@ class Engine:
             except Exception as exc:
                 self.faults.failure(f"dispatcher {number} lease renewal", exc, every)
 
-    async def _record(self, results: list[tuple[ClaimedPart, SubmitResult]], number: int) -> None:
+    async def _record(
+        self,
+        results: list[tuple[ClaimedPart, SubmitResult]],
+        receipts: list[DeliveryReport],
+        number: int,
+    ) -> None:
         where = f"dispatcher {number} record"
         while True:
             try:
-                await asyncio.to_thread(self.dispatch.record, results)
+                await asyncio.to_thread(self.dispatch.record, results, receipts)
                 self.faults.succeeded(where)
                 return
             except Exception as exc:
@@ -171,8 +256,7 @@ class Engine:
     def _submit_each(
         carrier: SubmitsEach,
         parts: list[ClaimedPart],
-        answered: list[tuple[ClaimedPart, SubmitResult]],
-        arrived: asyncio.Event,
+        on_answer: Callable[[ClaimedPart, SubmitResult], None],
     ) -> None:
         ready: list[ClaimedPart] = []
         payloads: list[OutboundPart] = []
@@ -182,12 +266,10 @@ class Engine:
                 ready.append(part)
             except Exception as exc:
                 log.warning("submit of %s failed: %s", part.sms_id, exc)
-                answered.append((part, SubmitResult(None, error=str(exc), retry=True)))
-                arrived.set()
+                on_answer(part, SubmitResult(None, error=str(exc), retry=True))
 
         def on_result(index: int, result: SubmitResult) -> None:
-            answered.append((ready[index], result))
-            arrived.set()
+            on_answer(ready[index], result)
 
         carrier.submit_each(payloads, on_result)
 

@@ -73,9 +73,14 @@ _HEADER = struct.Struct(">IIII")
 class _Submission:
     __slots__ = ("data", "epoch", "future", "pdu")
 
-    def __init__(self, pdu: SubmitSm, future: asyncio.Future[SubmitOutcome]) -> None:
-        self.pdu, self.future = pdu, future
-        self.data = b""  # the encoded PDU once sent; retries only patch the sequence_number
+    def __init__(self, pdu: SubmitSm | bytes, future: asyncio.Future[SubmitOutcome]) -> None:
+        self.future = future
+        if isinstance(pdu, bytes):
+            self.pdu: SubmitSm | None = None
+            self.data = pdu  # encoded by the caller; sending patches in the sequence_number
+        else:
+            self.pdu = pdu
+            self.data = b""  # the encoded PDU once sent; retries only patch the sequence_number
         self.epoch = 0  # the throttling epoch it was sent in
 
 
@@ -266,10 +271,12 @@ class SmppSession:
         """
         return await self.submit_nowait(pdu)
 
-    def submit_nowait(self, pdu: SubmitSm) -> asyncio.Future[SubmitOutcome]:
+    def submit_nowait(self, pdu: SubmitSm | bytes) -> asyncio.Future[SubmitOutcome]:
         """`submit` without a coroutine: queue the PDU and return the future of its outcome (which may
         hold `PduError` or `SessionClosed`). Raises `SessionClosed` at once if the session is not running.
-        For callers handing over thousands of PDUs a second, a coroutine or task per PDU is real cost."""
+        For callers handing over thousands of PDUs a second, a coroutine or task per PDU is real cost.
+        ``pdu`` may be a submit_sm already encoded (``submit.encode_submit_part``): its sequence_number is
+        overwritten."""
         if self._closing or not self._started:
             raise SessionClosed("the session is not running")
         future: asyncio.Future[SubmitOutcome] = asyncio.get_running_loop().create_future()
@@ -306,6 +313,7 @@ class SmppSession:
                 data = submission.data
                 submission.data = data[:12] + sequence_number.to_bytes(4, "big") + data[16:]
             else:
+                assert submission.pdu is not None
                 submission.pdu.sequence_number = sequence_number
                 try:
                     submission.data = submission.pdu.encode()
