@@ -34,6 +34,7 @@ import pytest
 import sqlalchemy as sa
 
 from smscast.db.schema import messages
+from smscast.engine.runner import EngineSettings
 from tests.fixtures.smsc_sim import SmscSimulator, smsc_simulator
 
 
@@ -66,6 +67,12 @@ def smscast_cli(*args: str, env: dict[str, str], timeout: float = 60) -> subproc
         timeout=timeout,
         check=False,
     )
+
+
+def migrate_database(env: dict[str, str]) -> None:
+    """``smscast migrate``, as an operator runs it before starting anything."""
+    result = smscast_cli("migrate", env=env)
+    assert result.returncode == 0, result.stderr
 
 
 def create_account(env: dict[str, str], balance: str = "1000", name: str = "acme") -> dict[str, str]:
@@ -217,6 +224,10 @@ class Api:
         self.client.close()
         return Api(httpx.Client(base_url=base_url, headers=dict(self.client.headers), timeout=30))
 
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """The raw answer, whatever its status (for asserting errors)."""
+        return self.client.request(method, path, **kwargs)
+
     def get(self, path: str, **params: Any) -> Any:
         response = self.client.get(path, params=params)
         assert response.status_code == 200, f"GET {path}: {response.status_code} {response.text}"
@@ -292,6 +303,19 @@ def udh_seq(record: dict[str, Any]) -> int:
     return 1
 
 
+def wait_share_at_smsc(sim: SmscSimulator, campaign: Campaign, share: float, timeout: float = 30) -> int:
+    """Wait until the SMSC has accepted ``share`` of the campaign's parts; returns how many it has. The
+    moment follows the SMSC's count, not the database's, so it does not line up with the engine's writes."""
+    wanted = int(campaign.total * share)
+    wait_until(
+        lambda: accepted_so_far(sim) >= wanted,
+        timeout=timeout,
+        what=lambda: f"{share:.0%} of the parts at the SMSC ({accepted_so_far(sim)} of {campaign.total})",
+        every=0.02,
+    )
+    return accepted_so_far(sim)
+
+
 def accepted_so_far(sim: SmscSimulator) -> int:
     """How many submit_sm the simulator has accepted so far, read while it is still writing: a torn last
     line is not counted (`SmscSimulator.records` expects a finished file)."""
@@ -321,6 +345,16 @@ class Campaign:
     @property
     def expected_keys(self) -> set[tuple[str, int]]:
         return {(number, part) for number, parts in self.parts.items() for part in range(1, parts + 1)}
+
+
+def duplicate_bound(window: int, tps: int, engine: EngineSettings | None = None) -> int:
+    """ADR 0002: what a process can have had accepted by the SMSC without recording it when it dies — the
+    window in flight plus the answers of one write's interval (``record_every_s``, and the write itself:
+    a fifth of a second is ample here) at ``tps`` — and never more than it had claimed, a batch per
+    dispatcher."""
+    engine = engine or EngineSettings()
+    interval = engine.record_every_s + 0.2
+    return min(window + int(tps * interval), engine.batch * engine.dispatchers)
 
 
 def numbers(prefix: str, count: int) -> list[str]:

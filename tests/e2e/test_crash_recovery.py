@@ -26,6 +26,7 @@ from tests.process_harness import (
     carrier_url,
     check_finished_and_charged_once,
     create_account,
+    duplicate_bound,
     handed_over,
     numbers,
     post_campaign,
@@ -35,7 +36,7 @@ from tests.process_harness import (
     smscast_serve,
     smscast_worker,
     wait_finished,
-    wait_until,
+    wait_share_at_smsc,
 )
 
 pytestmark = pytest.mark.smsc
@@ -47,15 +48,6 @@ TPS = 300  # keeps the campaign at the SMSC for ~8 s: long enough to kill it hal
 LEASE_S = 6  # SMSCAST_DISPATCH_LEASE_S: how soon a dead process's claimed parts are handed out again
 BALANCE = 1000.0
 ENGINE = EngineSettings()  # what `smscast serve` and `smscast worker` run with
-
-
-def duplicate_bound() -> int:
-    """ADR 0002: what a process can have had accepted by the SMSC without recording it when it dies — the
-    window in flight plus the answers of one write's interval (``record_every_s``, and the write itself:
-    a fifth of a second is ample here) at ``TPS`` — and never more than it had claimed, a batch per
-    dispatcher."""
-    interval = ENGINE.record_every_s + 0.2
-    return min(WINDOW + int(TPS * interval), ENGINE.batch * ENGINE.dispatchers)
 
 
 @pytest.fixture
@@ -78,12 +70,7 @@ def kill_mid_campaign(
     """SIGKILL ``victim`` once the SMSC has accepted 40 % of the parts (and the database shows some, not
     all, handed over). The moment follows the SMSC's count, not the database's, so it falls anywhere in a
     claimed batch rather than just after a write. Returns (parts the SMSC accepted, parts recorded)."""
-    wait_until(
-        lambda: accepted_so_far(sim) >= campaign.total * 2 // 5,
-        timeout=30,
-        what=lambda: f"40 % of the parts at the SMSC ({accepted_so_far(sim)})",
-        every=0.02,
-    )
+    wait_share_at_smsc(sim, campaign, 0.4)
     statuses = api.campaign(campaign.tracking_id)["statuses"]
     assert 0 < handed_over(statuses) < campaign.total, statuses
     victim.kill()
@@ -101,12 +88,12 @@ def check_duplicates(label: str, counts: dict[tuple[str, int], int], accepted: i
     duplicates = sum(count - 1 for count in counts.values())
     print(
         f"\n[{label}] at the SMSC when killed={accepted} recorded={recorded} duplicates={duplicates} "
-        f"bound={duplicate_bound()}",
+        f"bound={duplicate_bound(WINDOW, TPS, ENGINE)}",
         end=" ",
     )
     assert duplicates == accepted - recorded
     assert max(counts.values()) <= 2
-    assert duplicates <= duplicate_bound()
+    assert duplicates <= duplicate_bound(WINDOW, TPS, ENGINE)
     return duplicates
 
 
