@@ -1,36 +1,32 @@
 """Starting campaigns: due ``Scheduled`` → ``Queued``, expansion into message parts, reminders, and the
 ``Running → Sent → Finished`` progress.
 
-Expansion streams recipients (``to`` ∪ contacts ∪ group members, de-duplicated by number, minus the
-blacklisted), personalises each body, and writes one row per part in batches. Each batch is committed
-together with a checkpoint (how far through ``to``/``contacts`` and which group after which contact id),
-so an expansion interrupted by a crash is resumed exactly there by whichever worker takes the lease next:
-no recipient is written twice or skipped, and memory stays bounded whatever the group sizes. A part whose
-text is the campaign's (the body is not personalised) stores NULL and the campaign stores the text once.
-Part ids are time-ordered UUIDs (version 7), so inserting a million rows appends to the id indexes.
+Expansion writes one row per part for every recipient (``to`` ∪ contacts ∪ group members, de-duplicated
+by number, minus the blacklisted), in batches. Each batch is committed together with a checkpoint (how far
+through ``to``/``contacts`` and which group after which contact id), so an expansion interrupted by a crash
+is resumed exactly there by whichever worker takes the lease next: no recipient is written twice or
+skipped, and memory stays bounded whatever the group sizes. ``to`` and ``contacts`` rows are built in
+Python; so are group members' when the body is personalised. Otherwise every part has the campaign's text
+(stored once; the parts store NULL) and the database writes a chunk of members' parts with one
+``INSERT … SELECT`` (``db.expansion``, docs/adr/0005). Part ids are time-ordered UUIDs (version 7), so
+inserting a million rows appends to the id indexes.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
-import secrets
-import time
 import uuid
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 from smscast.db.accounts import AccountRepository
 from smscast.db.campaigns import CampaignEngineRepository, CampaignRepository, CampaignRow
-from smscast.db.contacts import ContactRepository
 from smscast.db.database import Database
-from smscast.db.groups import GroupRepository
+from smscast.db.expansion import GroupPartInserter, part_ids
 from smscast.db.messages import CampaignPartWriter, NewPart, PartValues, insert_ignoring_duplicates
-from smscast.domain.analysis import final_text
 from smscast.domain.campaigns import CampaignDefinition, CampaignState
 from smscast.domain.clock import Clock
 from smscast.domain.numbers import region_of, validate_numbers
@@ -38,114 +34,24 @@ from smscast.domain.personalisation import compile_template
 from smscast.domain.segmentation import count_parts
 from smscast.domain.statuses import SENDING, MessageStatus
 from smscast.services.callbacks import CallbackPlanner
+from smscast.services.campaign_expansion import (
+    BLACKLIST_SERVICE,
+    GroupToExpand,
+    PartTexts,
+    Position,
+    Recipient,
+    Recipients,
+    TimeOrderedIds,
+    WritePipeline,
+)
 
 log = logging.getLogger("smscast.campaigns")
 
 ID_NAMESPACE = uuid.UUID("6b3f4c2e-9f1d-4f57-9a53-2f6d1c0e8a11")
-BLACKLIST_SERVICE = "Sms"
 WRITE_BATCH = 5000
+#: Group members per ``INSERT … SELECT`` of the in-database expansion (one transaction each).
+GROUP_CHUNK = 50_000
 LEASE = timedelta(seconds=120)
-
-
-# A recipient: (number, region, labels or None, group name or None).
-_Recipient = tuple[str, str, Mapping[str, str] | None, str | None]
-
-
-@dataclass(frozen=True, slots=True)
-class _Position:
-    """Where an expansion stands: ``direct`` of the ``to`` numbers and ``contacts`` (in the definition's
-    order) done; then ``group`` (an index into the definition's groups) done up to contact id ``after``."""
-
-    direct: int = 0
-    group: int = 0
-    after: str = ""
-
-    def checkpoint(self, count: int) -> str:
-        return json.dumps({"direct": self.direct, "group": self.group, "after": self.after, "count": count})
-
-    @staticmethod
-    def parse(text: str | None) -> tuple[_Position, int]:
-        """The position and the number of recipients written so far, from a stored checkpoint."""
-        if not text:
-            return _Position(), 0
-        data = json.loads(text)
-        return _Position(int(data["direct"]), int(data["group"]), str(data["after"])), int(data["count"])
-
-
-class _TimeOrderedIds:
-    """Ids for new parts: UUID version 7 (a millisecond timestamp, then random bits) taken from one random
-    starting point and counting up, so ids increase within an expansion and from one expansion to the next,
-    and index inserts append instead of scattering over the whole index."""
-
-    def __init__(self) -> None:
-        self._prefix = ""
-        self._counter = 0
-        self._restart()
-
-    def _restart(self) -> None:
-        millis = time.time_ns() // 1_000_000
-        # version 7 | 12 random bits | variant 10 | 30 random bits | 32-bit counter (the last 8 hex digits)
-        start = (millis << 80) | (0x7 << 76) | (secrets.randbits(12) << 64) | (0b10 << 62)
-        h = f"{start | (secrets.randbits(30) << 32):032x}"
-        self._prefix = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:24]}"
-        self._counter = 0
-
-    def take(self) -> str:
-        counter = self._counter
-        if counter > 0xFFFFFFFF:  # after 4 billion ids: a fresh random starting point
-            self._restart()
-            counter = 0
-        self._counter = counter + 1
-        return f"{self._prefix}{counter:08x}"
-
-
-class _Pipeline:
-    """Runs the expansion's writes in order on a thread of their own, at most ``depth`` behind the reading
-    and row building (the database works on one batch while Python prepares the next: the drivers release
-    the GIL while the database works). ``finish`` waits for every write and raises the first failure."""
-
-    def __init__(self, depth: int) -> None:
-        self._depth = depth
-        self._failed = False
-        self._pool: ThreadPoolExecutor | None = None
-        self._pending: deque[Future[None]] = deque()
-
-    def submit(self, write: Callable[..., None], *args: Any) -> None:
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smscast-expand")
-        while len(self._pending) >= self._depth:
-            self._pending.popleft().result()
-        self._pending.append(self._pool.submit(self._run, write, *args))
-
-    def _run(self, write: Callable[..., None], *args: Any) -> None:
-        # Writes run one at a time, in order, on the pool's single thread: once one failed, none after it
-        # may commit (its checkpoint would skip the failed batch's recipients).
-        if self._failed:
-            raise RuntimeError("an earlier write of this expansion failed")
-        try:
-            write(*args)
-        except BaseException:
-            self._failed = True
-            raise
-
-    def finish(self) -> None:
-        try:
-            while self._pending:
-                self._pending.popleft().result()
-        finally:
-            for future in self._pending:
-                future.cancel()
-            if self._pool is not None:
-                self._pool.shutdown(wait=True)
-
-    def abandon(self) -> None:
-        """Drop the writes not begun yet and wait for the one running (each write is consistent on its
-        own: parts and checkpoint commit together)."""
-        for future in self._pending:
-            future.cancel()
-        self._pending.clear()
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
 
 
 class CampaignStarter:
@@ -155,11 +61,17 @@ class CampaignStarter:
         clock: Clock,
         *,
         write_batch: int = WRITE_BATCH,
+        group_chunk: int = GROUP_CHUNK,
+        in_database: bool = True,
         callbacks: CallbackPlanner | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.write_batch = write_batch
+        self.group_chunk = group_chunk
+        # False: group members' parts are built in Python even when the body is not personalised (tests
+        # compare both ways).
+        self.in_database = in_database
         self.callbacks = callbacks or CallbackPlanner()
         # Called after each committed batch of parts: wakes this process's dispatchers (engine/nudge.py).
         self.on_parts_written: Callable[[], None] = lambda: None
@@ -263,60 +175,80 @@ class CampaignStarter:
 
     def _expand(self, row: CampaignRow) -> int:
         definition = CampaignDefinition.from_json(json.loads(row.started_definition or row.definition))
-        template = compile_template(definition.body)
         with self.db.read() as conn:
             account = AccountRepository(conn).get(row.account_id)
             stored = CampaignEngineRepository(conn).expansion_checkpoint(row.tracking_id)
-        position, count = _Position.parse(stored)
+        position, count = Position.parse(stored)
         transcode = definition.transcode
         if transcode is None:
             transcode = bool(account and account.enforce_transcoding)
-        fixed_text = None if template.is_personalised else final_text(definition.body, transcode)
-        fixed_parts = count_parts(fixed_text) if fixed_text is not None else 0
+        texts = PartTexts(definition.body, definition.fallback_values, transcode)
         now = self.clock.now()
         callback = json.dumps(definition.callback.to_json()) if definition.callback else None
-        writer = CampaignPartWriter(
-            self.db.engine.dialect,
-            {
-                "account_id": row.account_id,
-                "application_id": row.application_id,
-                "campaign_id": row.tracking_id,
-                "sender": definition.sender,
-                "flash": definition.flash,
-                "callback": callback,
-                "quiet_hours": definition.respect_quiet_hours,
-                "status": MessageStatus.QUEUED.value,
-                "status_date": now,
-                "not_before": now,
-                "created_at": now,
-            },
-        )
+        shared: dict[str, Any] = {
+            "account_id": row.account_id,
+            "application_id": row.application_id,
+            "campaign_id": row.tracking_id,
+            "sender": definition.sender,
+            "flash": definition.flash,
+            "callback": callback,
+            "quiet_hours": definition.respect_quiet_hours,
+            "status": MessageStatus.QUEUED.value,
+            "status_date": now,
+            "not_before": now,
+            "created_at": now,
+        }
+        writer = CampaignPartWriter(self.db.engine.dialect, shared)
         with self.db.write() as conn:
             # The parts of a campaign that is not personalised store NULL and read the text from here.
-            CampaignEngineRepository(conn).set_message_body(row.tracking_id, fixed_text)
-        ids = _TimeOrderedIds()
-        rendered: dict[str, tuple[str, int]] = {}  # personalised text → (final text, parts), bounded
+            CampaignEngineRepository(conn).set_message_body(row.tracking_id, texts.fixed)
+        ids = TimeOrderedIds()
+        recipients = Recipients(self.db, row.account_id, definition, self.write_batch)
+        in_database = self.in_database and texts.fixed is not None
+        batches: Iterator[tuple[list[Recipient], Position]] = iter(())
+        if position.direct < recipients.direct_count:  # else done before: no write may move it back
+            batches = recipients.direct_batches(position)
+        if not in_database:
+            batches = itertools.chain(batches, recipients.group_batches(position, with_labels=True))
+        count = self._write_from_python(row.tracking_id, writer, texts, ids, batches, count)
+        if in_database:
+            for group in recipients.groups(position):
+                inserter = GroupPartInserter(
+                    self.db.engine.dialect,
+                    row.account_id,
+                    group.group_id,
+                    earlier=group.earlier,
+                    excluded=list(recipients.seen),
+                    service=BLACKLIST_SERVICE,
+                    parts=texts.fixed_parts,
+                    groups=json.dumps([group.name]),
+                    shared=shared,
+                )
+                count = self._write_in_database(
+                    row.tracking_id, writer, inserter, ids, group, recipients, count
+                )
+        return count
+
+    def _write_from_python(
+        self,
+        tracking_id: str,
+        writer: CampaignPartWriter,
+        texts: PartTexts,
+        ids: TimeOrderedIds,
+        batches: Iterator[tuple[list[Recipient], Position]],
+        count: int,
+    ) -> int:
+        """Builds the rows of ``batches`` in Python and writes them one batch behind (``WritePipeline``),
+        each write with the checkpoint after it; returns the count of recipients so far."""
         group_json: dict[str | None, str | None] = {None: None}
         pending: list[PartValues] = []
-        flushes = _Pipeline(depth=2)
-        batches = self._recipient_batches(
-            row.account_id, definition, position, with_labels=fixed_text is None
-        )
+        position: Position | None = None
+        flushes = WritePipeline(depth=2)
         try:
             for batch, position in batches:
                 count += len(batch)
                 for number, region, labels, group in batch:
-                    if fixed_text is not None:
-                        text, parts = None, fixed_parts
-                    else:
-                        personal = template.render(labels or {}, definition.fallback_values)
-                        known = rendered.get(personal)
-                        if known is None:
-                            if len(rendered) >= 10_000:
-                                rendered.clear()
-                            final = final_text(personal, transcode)
-                            known = rendered[personal] = (final, count_parts(final))
-                        text, parts = known
+                    text, parts = texts.of(labels)
                     groups = group_json.get(group)
                     if groups is None and group is not None:
                         groups = group_json[group] = json.dumps([group])
@@ -324,9 +256,10 @@ class CampaignStarter:
                     for part in range(1, parts + 1):
                         pending.append((ids.take(), message_id, part, parts, number, region, text, groups))
                 if len(pending) >= self.write_batch:
-                    flushes.submit(self._flush, row.tracking_id, writer, pending, position.checkpoint(count))
+                    flushes.submit(self._flush, tracking_id, writer, pending, position.checkpoint(count))
                     pending = []
-            flushes.submit(self._flush, row.tracking_id, writer, pending, position.checkpoint(count))
+            if position is not None:
+                flushes.submit(self._flush, tracking_id, writer, pending, position.checkpoint(count))
             flushes.finish()
         except BaseException:
             flushes.abandon()  # no write may land after the caller marks the campaign Failed
@@ -341,82 +274,47 @@ class CampaignStarter:
             CampaignEngineRepository(conn).extend_lease(tracking_id, self.clock.now() + LEASE, checkpoint)
         self.on_parts_written()
 
-    def _recipient_batches(
-        self, account_id: str, definition: CampaignDefinition, start: _Position, *, with_labels: bool
-    ) -> Iterator[tuple[list[_Recipient], _Position]]:
-        """Every recipient once (by number), blacklisted ones left out, in batches from ``start``, each with
-        the position after it: ``to``, then ``contacts``, then each group's members (a member of an earlier
-        group is left to that group).
-
-        Memory stays bounded whatever the group sizes: only the numbers of ``to`` and ``contacts`` are
-        remembered; group members are distinct contacts, so distinct numbers (a mobile is unique per
-        account), and overlaps between groups are asked of the database batch by batch. Each read is a
-        short transaction of its own.
-        """
-        numbers = validate_numbers(list(definition.to), "to")
-        with self.db.read() as conn:
-            contacts = ContactRepository(conn)
-            known = contacts.by_mobiles(account_id, [n.e164 for n in numbers])
-            chosen = {c.id: c for c in contacts.by_ids(account_id, list(definition.contacts))}
-            names = list(dict.fromkeys(str(n) for n in definition.groups))
-            found = GroupRepository(conn).find_by_names(account_id, names)
-        # (number, region, labels, blacklisted) per entry of `to` then `contacts`; None: a deleted contact.
-        direct: list[tuple[str, str, Mapping[str, str] | None, bool] | None] = []
-        for number in numbers:
-            contact = known.get(number.e164)
-            blocked = contact is not None and BLACKLIST_SERVICE in contact.blacklisted_services
-            direct.append((number.e164, number.region, contact.labels if contact else None, blocked))
-        for contact_id in definition.contacts:
-            contact = chosen.get(contact_id)
-            if contact is None:
-                direct.append(None)
-                continue
-            blocked = BLACKLIST_SERVICE in contact.blacklisted_services
-            region = contact.country or region_of(contact.mobile)
-            direct.append((contact.mobile, region, contact.labels, blocked))
-        seen: set[str] = set()
-        batch: list[_Recipient] = []
-        for index, entry in enumerate(direct):
-            if entry is None or entry[0] in seen:
-                continue
-            seen.add(entry[0])
-            if index >= start.direct and not entry[3]:
-                batch.append((entry[0], entry[1], entry[2], None))
-                if len(batch) >= self.write_batch:
-                    yield batch, _Position(index + 1)
-                    batch = []
-        yield batch, _Position(len(direct))
-        for index, name in enumerate(names):
-            if index < start.group or name not in found:
-                continue  # done before, or deleted since the campaign was accepted
-            after = start.after if index == start.group else ""
-            earlier = [found[n] for n in names[:index] if n in found]
-            while True:
-                with self.db.read() as conn:
-                    groups = GroupRepository(conn)
-                    members = groups.members_after(
-                        account_id,
-                        found[name],
-                        after,
-                        self.write_batch,
-                        service=BLACKLIST_SERVICE,
-                        with_labels=with_labels,
-                    )
-                    skip = groups.members_among(account_id, earlier, [m[0] for m in members])
-                if not members:
-                    break
-                after = members[-1][0]
-                yield (
-                    [
-                        (mobile, country or region_of(mobile), labels, name)
-                        for contact_id, mobile, country, blocked, labels in members
-                        if not blocked and mobile not in seen and contact_id not in skip
-                    ],
-                    _Position(len(direct), index, after),
+    def _write_in_database(
+        self,
+        tracking_id: str,
+        writer: CampaignPartWriter,
+        inserter: GroupPartInserter,
+        ids: TimeOrderedIds,
+        group: GroupToExpand,
+        recipients: Recipients,
+        count: int,
+    ) -> int:
+        """The parts of one group's members, written by the database a chunk at a time, each chunk in one
+        transaction with its checkpoint (members without a stored country are placed here and written
+        through ``writer``, with the ids the database would have given them); returns the count so far."""
+        size, after = self.group_chunk, group.after
+        while True:
+            with self.db.write() as conn:
+                upto = inserter.chunk_end(conn, after, size)
+                parts = inserter.parts
+                prefix, first = ids.reserve(size * (parts + 1))
+                placed = inserter.without_country(conn, after, upto, size)
+                count += inserter.insert(conn, after, upto, size, prefix, first)
+                rows: list[PartValues] = []
+                for rn, mobile in placed:
+                    message_id, sms_ids = part_ids(prefix, first, rn, parts)
+                    region = region_of(mobile)
+                    for part, sms_id in enumerate(sms_ids, 1):
+                        rows.append((sms_id, message_id, part, parts, mobile, region, None, inserter.groups))
+                writer.insert(conn, rows)
+                count += len(placed)
+                done = (
+                    Position(recipients.direct_count, group.index + 1)
+                    if upto is None
+                    else Position(recipients.direct_count, group.index, upto)
                 )
-                if len(members) < self.write_batch:
-                    break
-            yield [], _Position(len(direct), index + 1)
+                CampaignEngineRepository(conn).extend_lease(
+                    tracking_id, self.clock.now() + LEASE, done.checkpoint(count)
+                )
+            self.on_parts_written()
+            if upto is None:
+                return count
+            after = upto
 
     @staticmethod
     def _reminder_parts(

@@ -1,0 +1,204 @@
+"""Campaign expansion inside the database: the parts of a chunk of a group's members are written by one
+``INSERT INTO messages … SELECT … FROM group_members JOIN contacts …`` (docs/adr/0005).
+
+For a campaign whose body is not personalised every recipient gets the same text in the same number of
+parts, so a part row is the member's number and country plus constants: the database builds the rows and
+no Python object is made per recipient. A chunk is a keyset range of the group's members, ``(after,
+upto]`` by contact id, numbered in that order; the caller commits it with the expansion's checkpoint.
+
+Part and message ids are the expansion's time-ordered UUIDs (``prefix`` + 8 hex digits of a counter): the
+caller reserves ``size × (parts + 1)`` counter values from ``first`` per chunk, and the member numbered
+``rn`` (from 1) gets ``first + (rn - 1) × (parts + 1)`` for its message id and the next ``parts`` values for
+its parts (``part_ids`` says the same in Python). Members whose contact has no stored country are not
+inserted: ``without_country`` returns them for the caller to place with ``region_of`` and write with the
+same ids.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Connection, Dialect
+
+from smscast.db.contacts import ALL_GROUP_ID, NOT_LISTED_GROUP_ID
+from smscast.db.schema import blacklist, contacts, group_members, messages
+
+
+def part_ids(prefix: str, first: int, rn: int, parts: int) -> tuple[str, list[str]]:
+    """The message id and the part ids of the member numbered ``rn`` in a chunk whose ids start at
+    ``first`` (what ``GroupPartInserter.insert`` computes in SQL)."""
+    base = first + (rn - 1) * (parts + 1)
+    return f"{prefix}{base:08x}", [f"{prefix}{base + part:08x}" for part in range(1, parts + 1)]
+
+
+class GroupPartInserter:
+    """Writes the parts of one group's members, chunk by chunk, in the caller's transaction.
+
+    ``earlier``: the ids of the campaign's groups before this one (their members are left to them);
+    ``excluded``: numbers that are recipients already (the campaign's ``to`` and ``contacts``);
+    ``service``: members blacklisted for it are left out; ``shared``: the values every part of the
+    campaign has (the columns ``CampaignPartWriter`` shares); ``groups``: the parts' ``groups`` value.
+    """
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        account_id: str,
+        group_id: int,
+        *,
+        earlier: Sequence[int],
+        excluded: Sequence[str],
+        service: str,
+        parts: int,
+        groups: str,
+        shared: Mapping[str, Any],
+    ) -> None:
+        self._postgres = dialect.name == "postgresql"
+        self._account_id = account_id
+        self._group_id = group_id
+        self._earlier = tuple(earlier)
+        self._excluded = tuple(excluded)
+        self._service = service
+        self.parts = parts
+        self.groups = groups
+        self._columns: dict[str, sa.ColumnElement[Any]] = {
+            name: sa.literal(value, messages.c[name].type) for name, value in shared.items()
+        }
+        self._columns["groups"] = sa.literal(groups, messages.c.groups.type)
+        self._columns["parts"] = sa.literal(parts, messages.c.parts.type)
+        self._columns["body"] = sa.null()
+
+    def chunk_end(self, conn: Connection, after: str, size: int) -> str | None:
+        """The contact id of the ``size``-th member after ``after``; ``None`` when fewer are left."""
+        key, where = self._source()
+        return conn.execute(
+            sa.select(key).where(*where, key > after).order_by(key).offset(size - 1).limit(1)
+        ).scalar_one_or_none()
+
+    def without_country(
+        self, conn: Connection, after: str, upto: str | None, size: int
+    ) -> list[tuple[int, str]]:
+        """(number in the chunk, mobile) of the chunk's recipients whose contact stores no country."""
+        numbered, where = self._chunk(after, upto, size)
+        rows = conn.execute(
+            sa.select(numbered.c.rn, contacts.c.mobile)
+            .select_from(numbered.join(contacts, contacts.c.id == numbered.c.contact_id))
+            .where(*where, contacts.c.country.is_(None))
+        ).all()
+        return [(int(rn), str(mobile)) for rn, mobile in rows]
+
+    def insert(
+        self, conn: Connection, after: str, upto: str | None, size: int, prefix: str, first: int
+    ) -> int:
+        """Writes the parts of the chunk's recipients that have a country; returns how many recipients."""
+        numbered, where = self._chunk(after, upto, size)
+        source: sa.FromClause = numbered.join(contacts, contacts.c.id == numbered.c.contact_id)
+        base = sa.literal(first, sa.BigInteger()) + (numbered.c.rn - 1) * (self.parts + 1)
+        order: list[sa.ColumnElement[Any]] = []
+        if self.parts == 1:
+            part: sa.ColumnElement[int] = sa.literal(1, sa.Integer())
+        else:
+            numbers = sa.union_all(
+                *(sa.select(sa.literal(n, sa.Integer()).label("n")) for n in range(1, self.parts + 1))
+            ).subquery("part_numbers")
+            source = source.join(numbers, sa.true())
+            part = numbers.c.n
+            order = [numbered.c.rn, numbers.c.n]
+        columns = {
+            **self._columns,
+            "sms_id": self._id(prefix, base + part),
+            "message_id": self._id(prefix, base),
+            "part": part,
+            "to": contacts.c.mobile,
+            "country": contacts.c.country,
+        }
+        select = (
+            sa.select(*(value.label(name) for name, value in columns.items()))
+            .select_from(source)
+            .where(*where, contacts.c.country.is_not(None))
+            .order_by(*order)
+        )
+        if self._postgres:
+            # Committed with its checkpoint: a chunk lost to a server crash is written again on resume
+            # (docs/adr/0005), so the commit need not wait for the WAL flush.
+            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        insert = messages.insert().from_select(list(columns), select)
+        # SQLAlchemy keeps an INSERT's row count only when asked (psycopg's is -1 otherwise).
+        written = conn.execute(insert.execution_options(preserve_rowcount=True)).rowcount
+        return written // self.parts
+
+    # --- the statement's parts ---------------------------------------------------------------------
+
+    def _source(self) -> tuple[sa.ColumnElement[str], list[sa.ColumnElement[bool]]]:
+        """The group's member ids (a key to order and range by) and what makes a row a member."""
+        if self._group_id > 0:
+            return group_members.c.contact_id, [group_members.c.group_id == self._group_id]
+        member = contacts.alias("member")
+        where = [member.c.account_id == self._account_id]
+        if self._group_id == NOT_LISTED_GROUP_ID:
+            where.append(~sa.exists().where(group_members.c.contact_id == member.c.id))
+        elif self._group_id != ALL_GROUP_ID:
+            where.append(sa.false())
+        return member.c.id, where
+
+    def _chunk(
+        self, after: str, upto: str | None, size: int
+    ) -> tuple[sa.Subquery, list[sa.ColumnElement[bool]]]:
+        """The chunk's members numbered in id order (at most ``size``), and the conditions on ``contacts``
+        that make a member a recipient. The id range is repeated on ``contacts`` so that PostgreSQL can
+        merge-join both ranges in order rather than scan every contact."""
+        key, source = self._source()
+        ranged = [key > after] + ([key <= upto] if upto is not None else [])
+        numbered = (
+            sa.select(key.label("contact_id"), sa.func.row_number().over(order_by=key).label("rn"))
+            .where(*source, *ranged)
+            .order_by(key)
+            .limit(size)
+            .subquery("numbered")
+        )
+        within = [contacts.c.id > after] + ([contacts.c.id <= upto] if upto is not None else [])
+        where = [
+            contacts.c.account_id == self._account_id,
+            *within,
+            ~sa.exists().where(blacklist.c.contact_id == contacts.c.id, blacklist.c.service == self._service),
+            *self._not_earlier(after, upto),
+        ]
+        if self._excluded:
+            where.append(contacts.c.mobile.not_in(self._excluded_numbers()))
+        return numbered, where
+
+    def _not_earlier(self, after: str, upto: str | None) -> list[sa.ColumnElement[bool]]:
+        """Members of an earlier group of the campaign are that group's recipients."""
+        if ALL_GROUP_ID in self._earlier:
+            return [sa.false()]
+        where: list[sa.ColumnElement[bool]] = []
+        real = sorted(g for g in self._earlier if g > 0)
+        if real:
+            other = group_members.alias("earlier")
+            ranged = [other.c.contact_id > after] + ([other.c.contact_id <= upto] if upto is not None else [])
+            where.append(
+                ~sa.exists().where(other.c.group_id.in_(real), other.c.contact_id == contacts.c.id, *ranged)
+            )
+        if NOT_LISTED_GROUP_ID in self._earlier:  # NotListed holds the contacts in no group
+            where.append(sa.exists().where(group_members.c.contact_id == contacts.c.id))
+        return where
+
+    def _excluded_numbers(self) -> sa.Select[tuple[str]]:
+        """The excluded numbers as a one-column SELECT bound as one parameter (an array or JSON list)."""
+        if self._postgres:
+            array = sa.literal(list(self._excluded), postgresql.ARRAY(sa.String()))
+            return sa.select(sa.func.unnest(array).label("value"))
+        values = sa.func.json_each(sa.literal(json.dumps(self._excluded), sa.Text())).table_valued("value")
+        return sa.select(values.c.value)
+
+    def _id(self, prefix: str, counter: sa.ColumnElement[int]) -> sa.ColumnElement[str]:
+        """``prefix`` followed by ``counter`` as 8 lower-case hex digits."""
+        if self._postgres:
+            digits = sa.func.lpad(sa.func.to_hex(counter), 8, "0")
+        else:
+            digits = sa.func.printf("%08x", counter)
+        return sa.literal(prefix, sa.String()).concat(digits)
