@@ -5,6 +5,7 @@ or through ``container``/``api``) is marked ``db`` automatically."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -84,15 +85,22 @@ def isolated_database_url(database_url: str, tmp_path: pytest.TempPathFactory) -
             yield url
 
 
-@pytest.fixture
-def isolated(isolated_database_url: str) -> Iterator[tuple[Container, TestClient]]:
-    """A container and test client over a database of this test's own."""
-    built = build_container(Settings(database_url=isolated_database_url))
+@contextlib.contextmanager
+def app_over(url: str) -> Iterator[tuple[Container, TestClient]]:
+    """A container over the database at ``url`` and a test client of the app serving it."""
+    built = build_container(Settings(database_url=url))
     try:
         with TestClient(create_app(built), raise_server_exceptions=False) as client:
             yield built, client
     finally:
         built.close()
+
+
+@pytest.fixture
+def isolated(isolated_database_url: str) -> Iterator[tuple[Container, TestClient]]:
+    """A container and test client over a database of this test's own."""
+    with app_over(isolated_database_url) as pair:
+        yield pair
 
 
 def _migrate(url: str) -> None:

@@ -16,22 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 
-from smscast.api.app import create_app
-from smscast.bootstrap import Container, build_container
-from smscast.settings import Settings
-from tests.conftest import POSTGRES_ADMIN_URL, TEST_DATABASE, Tenant, _migrate, assert_error, new_tenant
+from tests.conftest import (
+    POSTGRES_ADMIN_URL,
+    TEST_DATABASE,
+    Tenant,
+    _migrate,
+    app_over,
+    assert_error,
+    new_tenant,
+)
 from tests.fixtures.tmpfs import small_tmpfs
-
-
-def serving(url: str) -> Iterator[tuple[Container, TestClient]]:
-    built = build_container(Settings(database_url=url))
-    try:
-        with TestClient(create_app(built), raise_server_exceptions=False) as client:
-            yield built, client
-    finally:
-        built.close()
 
 
 def contact() -> dict[str, str]:
@@ -56,7 +51,7 @@ def test_disk_full_answers_503_and_reads_go_on(tmp_path: Path) -> None:
         path = disk.path / "smscast.db"
         url = f"sqlite:///{path}"
         _migrate(url)
-        for container, http in serving(url):
+        with app_over(url) as (container, http):
             tenant = new_tenant(container, http)
             assert tenant.post("/contacts/my", json=contact()).status_code == 200
             # An empty WAL: the next write must grow a file, so it is the one the full disk refuses.
@@ -107,18 +102,17 @@ def read_only(database_url: str) -> Iterator[tuple[str, Callable[[], None] | Non
 def test_read_only_database_answers_503_and_reads_go_on(isolated_database_url: str) -> None:
     # The account is made while the database is writable (SQLite's read-only view also needs the open
     # writer's WAL index beside the file).
-    for writable, writable_http in serving(isolated_database_url):
+    with app_over(isolated_database_url) as (writable, writable_http):
         tenant = new_tenant(writable, writable_http)
-        with read_only(isolated_database_url) as (url, make_writable):
-            for _, http in serving(url):
-                reader = Tenant(http, tenant.account_id, tenant.application_id, "", tenant.token)
-                assert_unavailable(reader.post("/contacts/my", json=contact()), "readOnly")
-                assert_reads_answer(reader)
-                if make_writable is None:
-                    continue
-                # Writable again, and the server was not restarted: its pooled sessions are still read-only
-                # (a session takes the setting when it opens); the first write refused drops them
-                # (db/database.py), so the next one works.
-                make_writable()
-                answers = [reader.post("/contacts/my", json=contact()).status_code for _ in range(2)]
-                assert answers[-1] == 200, answers
+        with read_only(isolated_database_url) as (url, make_writable), app_over(url) as (_, http):
+            reader = Tenant(http, tenant.account_id, tenant.application_id, "", tenant.token)
+            assert_unavailable(reader.post("/contacts/my", json=contact()), "readOnly")
+            assert_reads_answer(reader)
+            if make_writable is None:
+                return
+            # Writable again, and the server was not restarted: its pooled sessions are still read-only
+            # (a session takes the setting when it opens); the first write refused drops them
+            # (db/database.py), so the next one works.
+            make_writable()
+            answers = [reader.post("/contacts/my", json=contact()).status_code for _ in range(2)]
+            assert answers[-1] == 200, answers
