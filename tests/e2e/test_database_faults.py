@@ -164,6 +164,7 @@ def finish_and_check(
     assert 1 <= told <= FAULT_LOG_LINES, server.log_tail(80)
     assert server.log_count("the database answers again") >= 1, server.log_tail(80)
     assert server.log_count("Traceback") <= FAULT_TRACEBACKS, server.log_tail(200)
+    assert server.log_count("Exception in ASGI application") == 0  # no request ended in a 500
     return duplicates
 
 
