@@ -9,9 +9,10 @@ upto]`` by contact id, numbered in that order; the caller commits it with the ex
 Part and message ids are the expansion's time-ordered UUIDs (``prefix`` + 8 hex digits of a counter): the
 caller reserves ``size × (parts + 1)`` counter values from ``first`` per chunk, and the member numbered
 ``rn`` (from 1) gets ``first + (rn - 1) × (parts + 1)`` for its message id and the next ``parts`` values for
-its parts (``part_ids`` says the same in Python). Members whose contact has no stored country are not
-inserted: ``without_country`` returns them for the caller to place with ``region_of`` and write with the
-same ids.
+its parts (``part_ids`` says the same in Python). A contact that stores no country gets its number's
+(``region_of``): on SQLite a function registered on the connection does it inside the statement (one Python
+call per such contact); on PostgreSQL those members are left out and ``without_country`` returns them for
+the caller to place and write with the same ids.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from sqlalchemy.engine import Connection, Dialect
 
 from smscast.db.contacts import ALL_GROUP_ID, NOT_LISTED_GROUP_ID
 from smscast.db.schema import blacklist, contacts, group_members, messages
+from smscast.domain.numbers import region_of
+
+_REGION_OF = "smscast_region_of"
 
 
 def part_ids(prefix: str, first: int, rn: int, parts: int) -> tuple[str, list[str]]:
@@ -82,7 +86,10 @@ class GroupPartInserter:
     def without_country(
         self, conn: Connection, after: str, upto: str | None, size: int
     ) -> list[tuple[int, str]]:
-        """(number in the chunk, mobile) of the chunk's recipients whose contact stores no country."""
+        """(number in the chunk, mobile) of the chunk's recipients whose contact stores no country and that
+        ``insert`` leaves out (PostgreSQL; on SQLite it places them itself: none)."""
+        if not self._postgres:
+            return []
         numbered, where = self._chunk(after, upto, size)
         rows = conn.execute(
             sa.select(numbered.c.rn, contacts.c.mobile)
@@ -94,7 +101,8 @@ class GroupPartInserter:
     def insert(
         self, conn: Connection, after: str, upto: str | None, size: int, prefix: str, first: int
     ) -> int:
-        """Writes the parts of the chunk's recipients that have a country; returns how many recipients."""
+        """Writes the parts of the chunk's recipients (on PostgreSQL those whose contact stores a country);
+        returns how many recipients."""
         numbered, where = self._chunk(after, upto, size)
         source: sa.FromClause = numbered.join(contacts, contacts.c.id == numbered.c.contact_id)
         base = sa.literal(first, sa.BigInteger()) + (numbered.c.rn - 1) * (self.parts + 1)
@@ -116,10 +124,18 @@ class GroupPartInserter:
             "to": contacts.c.mobile,
             "country": contacts.c.country,
         }
+        if self._postgres:
+            where.append(contacts.c.country.is_not(None))
+        else:
+            driver: Any = conn.connection.driver_connection  # sqlite3.Connection
+            driver.create_function(_REGION_OF, 1, region_of, deterministic=True)
+            columns["country"] = sa.func.coalesce(
+                contacts.c.country, getattr(sa.func, _REGION_OF)(contacts.c.mobile)
+            )
         select = (
             sa.select(*(value.label(name) for name, value in columns.items()))
             .select_from(source)
-            .where(*where, contacts.c.country.is_not(None))
+            .where(*where)
             .order_by(*order)
         )
         if self._postgres:
