@@ -43,9 +43,18 @@ def peak_rss_mb(pid: int | str = "self") -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time consumed so far by process ``pid`` (all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time consumed so far by process ``pid`` (all its threads) and its live child
+    processes (the SMPP carrier process of ``smscast serve``)."""
+    total = 0.0
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+    return total
 
 
 def reset_peak_rss() -> None:

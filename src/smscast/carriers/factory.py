@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from smscast.carriers.base import Carrier
 from smscast.carriers.sandbox import SandboxCarrier
@@ -15,5 +15,13 @@ def carrier_from_url(url: str) -> Carrier:
     if scheme == "smpp":
         from smscast.carriers.smpp import SmppCarrier
 
-        return SmppCarrier.from_url(url)
+        carrier = SmppCarrier.from_url(url)  # checks the URL here, in the engine's process
+        process = parse_qs(urlsplit(url).query).get("process", ["on"])[0]
+        if process not in ("on", "off"):
+            raise ValueError("process is on or off")
+        if process == "off":
+            return carrier
+        from smscast.carriers.process import ProcessCarrier
+
+        return ProcessCarrier(url)
     raise ValueError(f"unknown carrier URL scheme: {scheme!r}")

@@ -133,6 +133,10 @@ class SmppCarrier:
             ref=part.ref,
         )
 
+    def abandon_queued(self) -> int:
+        """Drop the parts not handed to the SMSC yet (`SmppSession.abandon_queued`)."""
+        return self._session.abandon_queued() if self._session is not None else 0
+
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()

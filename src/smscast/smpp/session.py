@@ -536,6 +536,17 @@ class SmppSession:
                 fut = conn.request(EnquireLink(sequence_number).encode(), sequence_number)
                 fut.add_done_callback(functools.partial(_enquire_done, conn))
 
+    def abandon_queued(self) -> int:
+        """Cancel the submissions not sent yet (those in flight stay); returns how many. For an owner that
+        died: nothing it can no longer record may reach the SMSC after it."""
+        abandoned = 0
+        while self._queue:
+            submission = self._queue.popleft()
+            if not submission.future.done():
+                submission.future.cancel()
+                abandoned += 1
+        return abandoned
+
     async def close(self, drain_timeout_s: float | None = None) -> None:
         """Refuse new submits (queued, never-sent ones raise `SessionClosed`), wait up to
         ``drain_timeout_s`` (default ``response_timeout_s``) for those in flight, unbind each connection

@@ -1,0 +1,77 @@
+"""The SMPP carrier in a child process (carriers/process.py), against the node-smpp simulator: it delivers,
+a killed child is replaced with nothing lost and few duplicates, a closed engine leaves no child behind,
+and an SMSC that cannot be reached fails the start with a clear error."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections import Counter
+
+import pytest
+from fastapi.testclient import TestClient
+
+from smscast.bootstrap import Container
+from smscast.carriers.base import DeliveryReport
+from smscast.carriers.factory import carrier_from_url
+from smscast.carriers.process import ProcessCarrier
+from smscast.carriers.smpp import SmppCarrier
+from tests.conftest import new_tenant
+from tests.e2e.test_engine_smpp import FAST, smsc, state, statuses
+from tests.engine_harness import running_engine, wait_for
+from tests.process_harness import free_port
+
+pytestmark = pytest.mark.smsc
+WINDOW = 20
+
+
+def test_the_carrier_url_chooses_the_process() -> None:
+    url = "smpp://smscast:secret@127.0.0.1:2775?window=20"
+    assert isinstance(carrier_from_url(url), ProcessCarrier)
+    assert isinstance(carrier_from_url(url + "&process=off"), SmppCarrier)
+    with pytest.raises(ValueError, match="process is on or off"):
+        carrier_from_url(url + "&process=maybe")
+
+
+def test_a_killed_carrier_process_is_replaced_and_nothing_is_lost(
+    isolated: tuple[Container, TestClient],
+) -> None:
+    container, http = isolated
+    tenant = new_tenant(container, http)
+    numbers = [f"+3069486{n:05d}" for n in range(1, 401)]
+    campaign = tenant.post("/sms/campaign", json={"body": "Hi", "from": "ACME", "to": numbers}).json()
+    tracking_id = campaign["trackingId"]
+    with smsc(receipt_delay_ms=10) as sim:
+        url = f"smpp://{sim.system_id}:{sim.password}@{sim.host}:{sim.port}?window={WINDOW}&tps=150"
+        carrier = carrier_from_url(url)
+        assert isinstance(carrier, ProcessCarrier)
+        with running_engine(container, carrier, FAST):
+            wait_for(lambda: statuses(tenant, tracking_id).get("Delivered", 0) >= 100, what="100 delivered")
+            child = carrier._child
+            assert child is not None
+            os.kill(child.pid, signal.SIGKILL)
+            wait_for(lambda: carrier._child is not child, what="a new carrier process")
+            wait_for(lambda: state(tenant, tracking_id) == "Finished", timeout=90, what="campaign finished")
+            records = sim.records()
+        assert carrier._child is not None and carrier._child.returncode is not None  # closed with the engine
+    counts = statuses(tenant, tracking_id)
+    assert counts["Delivered"] == len(numbers), counts
+    received = Counter(record["destination_addr"] for record in records)
+    assert set(received) == {number.removeprefix("+") for number in numbers}
+    # Only what was in flight in the killed process can have been sent twice (docs/adr/0002).
+    assert sum(received.values()) - len(numbers) <= WINDOW
+
+
+def test_an_unreachable_smsc_fails_the_start_clearly() -> None:
+    carrier = ProcessCarrier(f"smpp://smscast:secret@127.0.0.1:{free_port()}?window=5")
+
+    async def start() -> None:
+        async def sink(_reports: list[DeliveryReport]) -> None:
+            return None
+
+        await carrier.start(sink)
+
+    with pytest.raises(OSError, match="SMPP carrier could not start"):
+        asyncio.run(start())
+    assert carrier._child is not None and carrier._child.returncode is not None
