@@ -50,7 +50,7 @@ log = logging.getLogger("smscast.campaigns")
 ID_NAMESPACE = uuid.UUID("6b3f4c2e-9f1d-4f57-9a53-2f6d1c0e8a11")
 WRITE_BATCH = 5000
 #: Group members per ``INSERT … SELECT`` of the in-database expansion (one transaction each).
-GROUP_CHUNK = 50_000
+GROUP_CHUNK = 20_000
 LEASE = timedelta(seconds=120)
 
 
