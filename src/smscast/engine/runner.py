@@ -30,7 +30,7 @@ class EngineSettings:
     maintenance_every_s: float = 5.0
     # How long a dispatcher lets the carrier's answers gather before writing them: fewer, larger writes,
     # while a crash still leaves only this long's answers (and the window in flight) unrecorded.
-    record_every_s: float = 0.05
+    record_every_s: float = 0.02
 
 
 class _Unrecorded:
