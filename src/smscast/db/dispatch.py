@@ -107,6 +107,11 @@ class DispatchRepository:
         """
         dialect = self.conn.dialect
         at = _binder(dialect, "messages", "not_before")
+        if self._postgres:
+            # Just after a campaign's parts were written the statistics say few are queued, and the planner
+            # reads every queued part (bitmap scan), sorts them and keeps n: 22 ms for 500 of 20,000 where
+            # walking ix_messages_dispatch in order takes 5 ms. For this transaction only.
+            self.conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
         rows = self.conn.exec_driver_sql(_claim_sql(dialect), (at(now), limit, at(lease_until))).all()
         bodies = self._campaign_bodies({row[3] for row in rows if row[9] is None})
         # The parts of a campaign share their timestamps: each distinct one is read once.
