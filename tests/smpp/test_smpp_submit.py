@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from smscast.smpp import constants as c
 from smscast.smpp.pdu import PduError
 from smscast.smpp.submit import (
+    SubmitFields,
     build_submit_part,
     build_submit_sms,
     encode_submit_part,
@@ -161,7 +162,7 @@ def test_encoded_part_is_the_built_pdu_encoded(
 ) -> None:
     """The campaign hot path (a cached template per part shape) sends exactly the bytes of the PDU object."""
     total, seqnum = shape
-    fields = dict(
+    fields = SubmitFields(
         source_addr=sender,
         destination_addr=destination,
         data_coding=coding,
@@ -169,18 +170,31 @@ def test_encoded_part_is_the_built_pdu_encoded(
         seqnum=seqnum,
         total=total,
         flash=flash,
+        registered_delivery=1,
         validity_period=validity,
         concat=concat,
         ref=ref,
     )
-    assert encode_submit_part(**fields) == build_submit_part(**fields).encode()  # type: ignore[arg-type]
+    assert encode_submit_part(fields) == build_submit_part(**fields).encode()
 
 
 def test_encoded_part_refuses_what_the_pdu_refuses() -> None:
-    fields = dict(source_addr="ACME", data_coding=0, payload=b"hi", seqnum=1, total=1, ref=0)
+    fields = SubmitFields(
+        source_addr="ACME",
+        destination_addr="+" + "1" * 21,
+        data_coding=0,
+        payload=b"hi",
+        seqnum=1,
+        total=1,
+        flash=False,
+        registered_delivery=1,
+        validity_period="",
+        concat="udh",
+        ref=0,
+    )
     with pytest.raises(PduError):
-        encode_submit_part(destination_addr="+" + "1" * 21, **fields)  # type: ignore[arg-type]
+        encode_submit_part(fields)
     with pytest.raises(PduError):
-        build_submit_part(destination_addr="+" + "1" * 21, **fields).encode()  # type: ignore[arg-type]
+        build_submit_part(**fields).encode()
     with pytest.raises(ValueError, match="part 2 of 1"):
-        encode_submit_part(destination_addr="+301", **{**fields, "seqnum": 2})  # type: ignore[arg-type]
+        encode_submit_part({**fields, "destination_addr": "+301", "seqnum": 2})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Sequence
-from typing import Literal, TypedDict, cast
+from typing import Literal, cast
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from smscast.carriers.base import DeliveryReport, OutboundPart, ReceiptSink, SubmitCallback, SubmitResult
@@ -18,24 +18,10 @@ from smscast.smpp import constants as c
 from smscast.smpp.pdu import DeliverSm, SubmitSm
 from smscast.smpp.receipts import parse_receipt
 from smscast.smpp.session import SessionClosed, SmppConfig, SmppSession, SubmitOutcome
-from smscast.smpp.submit import build_submit_part, encode_submit_part, relative_validity_period
+from smscast.smpp.submit import SubmitFields, build_submit_part, encode_submit_part, relative_validity_period
 
 # Refusals worth another attempt later rather than a final Failed.
 _TRANSIENT = frozenset({c.ESME_RTHROTTLED, c.ESME_RMSGQFUL, c.ESME_RSYSERR})
-
-
-class _SubmitFields(TypedDict):
-    source_addr: str
-    destination_addr: str
-    data_coding: int
-    payload: bytes
-    seqnum: int
-    total: int
-    flash: bool
-    registered_delivery: int
-    validity_period: str
-    concat: Literal["udh", "sar"]
-    ref: int
 
 
 class SmppCarrier:
@@ -116,10 +102,10 @@ class SmppCarrier:
         return build_submit_part(**self._submit_fields(part))
 
     def _encoded(self, part: OutboundPart) -> bytes:
-        return encode_submit_part(**self._submit_fields(part))
+        return encode_submit_part(self._submit_fields(part))
 
-    def _submit_fields(self, part: OutboundPart) -> _SubmitFields:
-        return _SubmitFields(
+    def _submit_fields(self, part: OutboundPart) -> SubmitFields:
+        return SubmitFields(
             source_addr=part.sender,
             destination_addr=part.to,
             data_coding=part.data_coding,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal, TypedDict
 
 from smscast.smpp import constants as c
 from smscast.smpp.pdu import PduError, SubmitSm
@@ -133,38 +133,30 @@ def build_submit_part(
 _HEADER = struct.Struct(">IIII")
 
 
-def encode_submit_part(
-    *,
-    source_addr: str,
-    destination_addr: str,
-    data_coding: int,
-    payload: bytes,
-    seqnum: int,
-    total: int,
-    flash: bool = False,
-    registered_delivery: int = 1,
-    validity_period: str = "",
-    concat: Literal["udh", "sar"] = "udh",
-    ref: int,
-) -> bytes:
-    """``build_submit_part(...).encode()`` with sequence_number 0, byte for byte (the same errors too, the
-    encoding's as `PduError`), from a cached template of everything but the destination: the parts of a
+class SubmitFields(TypedDict):
+    """Every argument of `build_submit_part`, as one value (what a carrier builds per part)."""
+
+    source_addr: str
+    destination_addr: str
+    data_coding: int
+    payload: bytes
+    seqnum: int
+    total: int
+    flash: bool
+    registered_delivery: int
+    validity_period: str
+    concat: Literal["udh", "sar"]
+    ref: int
+
+
+def encode_submit_part(fields: SubmitFields) -> bytes:
+    """``build_submit_part(**fields).encode()`` with sequence_number 0, byte for byte (the same errors too,
+    the encoding's as `PduError`), from a cached template of everything but the destination: the parts of a
     campaign differ only there, and building and encoding a PDU object per part showed in profiles."""
-    if total == 1:
-        ref = 0  # not sent: one template serves every single-part message
-    head, tail = _template(
-        source_addr,
-        data_coding,
-        payload,
-        seqnum,
-        total,
-        flash,
-        registered_delivery,
-        validity_period,
-        concat,
-        ref,
-    )
-    destination = destination_addr.removeprefix("+").encode("latin-1")
+    # The reference is not sent in a single-part message: one template serves all of them.
+    shape = {**fields, "destination_addr": "", "ref": fields["ref"] if fields["total"] > 1 else 0}
+    head, tail = _template(tuple(shape.items()))
+    destination = fields["destination_addr"].removeprefix("+").encode("latin-1")
     if len(destination) > 20 or b"\0" in destination:
         raise PduError("destination_addr is longer than 20 octets or contains NUL")
     length = _HEADER.size + len(head) + len(destination) + 1 + len(tail)
@@ -172,32 +164,10 @@ def encode_submit_part(
 
 
 @lru_cache(maxsize=4096)
-def _template(
-    source_addr: str,
-    data_coding: int,
-    payload: bytes,
-    seqnum: int,
-    total: int,
-    flash: bool,
-    registered_delivery: int,
-    validity_period: str,
-    concat: Literal["udh", "sar"],
-    ref: int,
-) -> tuple[bytes, bytes]:
-    """The encoded body of the part's submit_sm before and after its destination address."""
-    pdu = build_submit_part(
-        source_addr=source_addr,
-        destination_addr="",
-        data_coding=data_coding,
-        payload=payload,
-        seqnum=seqnum,
-        total=total,
-        flash=flash,
-        registered_delivery=registered_delivery,
-        validity_period=validity_period,
-        concat=concat,
-        ref=ref,
-    )
+def _template(shape: tuple[tuple[str, Any], ...]) -> tuple[bytes, bytes]:
+    """The encoded body of the part's submit_sm (its destination left empty) before and after the
+    destination address."""
+    pdu = build_submit_part(**dict(shape))
     body = pdu.encode()[_HEADER.size :]
     # service_type, NUL, source TON and NPI, source_addr, NUL, destination TON and NPI; then the
     # destination's NUL (an empty destination here) and everything after it.
