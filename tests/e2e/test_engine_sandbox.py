@@ -3,6 +3,7 @@ tracking, money and campaign states checked."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -114,3 +115,31 @@ def test_balance_runs_out_mid_campaign(isolated: tuple[Container, TestClient]) -
     balance = poor.get("/accounts/me/balance").json()["balance"]
     assert balance == pytest.approx(0.5 - 11 * 0.042)
     assert balance >= 0
+
+
+def test_work_queued_by_the_api_wakes_the_engine_of_its_process(
+    isolated: tuple[Container, TestClient],
+) -> None:
+    """The scheduler and the dispatchers poll once an hour here: only the nudges from the API (a campaign to
+    send now, a single SMS) and from the expansion (parts written) can get anything sent."""
+    container, http = isolated
+    tenant = new_tenant(container, http)
+    sleepy = EngineSettings(idle_s=3600, scheduler_every_s=3600, maintenance_every_s=0.2)
+    with running_engine(container, SandboxCarrier(dlr_delay_ms=10), sleepy):
+        time.sleep(1.0)  # let the first passes find nothing and go to sleep
+        campaign = tenant.post("/sms/campaign", json={"body": "Hi", "from": "ACME", "to": NUMBERS}).json()
+        single = tenant.post("/sms", json={"body": "Hi", "from": "ACME", "to": "+306948599999"}).json()
+        wait_for(
+            lambda: (
+                tenant.get(f"/campaigns/{campaign['trackingId']}").json()["statuses"].get("Delivered")
+                == len(NUMBERS)
+            ),
+            what="campaign delivered",
+        )
+        wait_for(
+            lambda: (
+                tenant.get(f"/sms/tracking/single/{single['trackingId']}").json()[0]["status"]["status"]
+                == "Delivered"
+            ),
+            what="single SMS delivered",
+        )
