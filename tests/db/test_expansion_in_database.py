@@ -18,9 +18,10 @@ from fastapi.testclient import TestClient
 
 from smscast.bootstrap import Container
 from smscast.db.campaigns import CampaignEngineRepository
-from smscast.db.expansion import GroupPartInserter
+from smscast.db.expansion import GroupPartInserter, part_ids
 from smscast.db.messages import PART_BODY
 from smscast.db.schema import contacts, messages
+from smscast.services.campaign_expansion import TimeOrderedIds
 from smscast.services.campaign_start import CampaignStarter
 from tests.conftest import Tenant, new_tenant
 
@@ -187,3 +188,39 @@ def test_interrupted_expansion_in_database_resumes_from_its_checkpoint(
     assert _content(rows) == expected  # each recipient's parts exactly once
     _check_ids(rows)
     assert recipients == len({r.to for r in rows})
+
+
+def test_ids_near_the_end_of_the_counter_stay_uuids(
+    isolated: tuple[Container, TestClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database writes the counter as 8 hex digits past 2³¹ (no sign, no 9th digit); a reservation that
+    would pass 2³² starts a fresh prefix."""
+    container, http = isolated
+    tenant = new_tenant(container, http)
+    _address_book(container, tenant)
+    original = TimeOrderedIds._restart
+
+    def near_the_end(self: TimeOrderedIds) -> None:
+        original(self)
+        self._counter = 0x100000000 - 4 * 9  # room for 4 chunks of 3 members × (2 parts + 1)
+
+    monkeypatch.setattr(TimeOrderedIds, "_restart", near_the_end)
+    starter = CampaignStarter(container.db, container.clock, group_chunk=3)
+    rows = _rows(container, _expand(container, tenant, starter, body=LONG, groups=["All"]))
+    _check_ids(rows)
+    assert len(rows) == 2 * 17
+    assert any(r.sms_id[-8:].startswith("fffffff") for r in rows)
+    assert len({r.sms_id[:-8] for r in rows}) == 2  # the fifth chunk took a fresh prefix
+
+
+def test_a_reservation_never_passes_the_counter_end() -> None:
+    ids = TimeOrderedIds()
+    prefix, first = ids.reserve(10)
+    assert first == 0 and ids.take() == f"{prefix}0000000a"
+    ids._counter = 0x100000000 - 5
+    again, first = ids.reserve(6)
+    assert again != prefix and first == 0
+    assert part_ids(prefix, 0xFFFFFFFD, 1, 2) == (
+        f"{prefix}fffffffd",
+        [f"{prefix}fffffffe", f"{prefix}ffffffff"],
+    )
