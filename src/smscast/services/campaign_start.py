@@ -209,7 +209,9 @@ class CampaignStarter:
         if position.direct < recipients.direct_count:  # else done before: no write may move it back
             batches = recipients.direct_batches(position)
         if not in_database:
-            batches = itertools.chain(batches, recipients.group_batches(position, with_labels=True))
+            batches = itertools.chain(
+                batches, recipients.group_batches(position, with_labels=texts.fixed is None)
+            )
         count = self._write_from_python(row.tracking_id, writer, texts, ids, batches, count)
         if in_database:
             for group in recipients.groups(position):
