@@ -251,28 +251,34 @@ class DispatchRepository:
                 .values(status=MessageStatus.QUEUED.value, not_before=not_before, lease_until=None)
             )
 
-    def record_sent(self, items: Sequence[tuple[str, str]], now: datetime) -> None:
-        """Parts the carrier accepted: ``Sent`` with the carrier's id."""
+    def record_sent(self, items: Sequence[tuple[str, str, str, str, bool]], now: datetime) -> None:
+        """Parts the carrier accepted, as ``(sms_id, carrier_id, status, detailed_status, receipted)``: the
+        carrier's id and ``Sent``, or straight the status of a receipt already here (``receipted``: it sets
+        ``delivered_at`` as `apply_statuses` would) — one row version instead of two."""
         if items:
             at = _binder(self.conn.dialect, "messages", "status_date")(now)
             if self._postgres:
                 self.conn.exec_driver_sql(
-                    "UPDATE messages AS m SET status = 'Sent', detailed_status = 'Sent',"
+                    "UPDATE messages AS m SET status = v.status, detailed_status = v.detailed,"
                     " carrier_message_id = v.carrier_id, status_date = %s, submitted_at = %s,"
-                    " lease_until = NULL"
-                    " FROM unnest(%s::varchar[], %s::varchar[]) AS v(sms_id, carrier_id)"
+                    " delivered_at = CASE WHEN v.receipted THEN %s::timestamptz END, lease_until = NULL"
+                    " FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::boolean[])"
+                    " AS v(sms_id, carrier_id, status, detailed, receipted)"
                     f" WHERE m.sms_id = v.sms_id AND m.status = '{SENDING}'",
-                    (at, at, [sms_id for sms_id, _ in items], [carrier_id for _, carrier_id in items]),
+                    (at, at, at, *(list(column) for column in zip(*items, strict=True))),
                 )
                 return
             self.conn.exec_driver_sql(
                 _driver_sql(
                     self.conn.dialect,
-                    "UPDATE messages SET status = 'Sent', detailed_status = 'Sent', carrier_message_id = ?,"
-                    " status_date = ?, submitted_at = ?, lease_until = NULL"
+                    "UPDATE messages SET status = ?, detailed_status = ?, carrier_message_id = ?,"
+                    " status_date = ?, submitted_at = ?, delivered_at = ?, lease_until = NULL"
                     f" WHERE sms_id = ? AND status = '{SENDING}'",
                 ),
-                [(carrier_id, at, at, sms_id) for sms_id, carrier_id in items],
+                [
+                    (status, detailed, carrier_id, at, at, at if receipted else None, sms_id)
+                    for sms_id, carrier_id, status, detailed, receipted in items
+                ],
             )
 
     def expire_unconfirmed(

@@ -32,6 +32,7 @@ from smscast.services.callbacks import CallbackPlanner
 from smscast.services.prices import PriceService
 
 MAX_ATTEMPTS = 5
+_SENT = MessageStatus.SENT.value
 RETRY_PAUSE = timedelta(seconds=5)
 
 
@@ -144,12 +145,25 @@ class DispatchService:
         arrived for these very parts before this write are applied in the same transaction (the SMSC
         reports at once: that spares them the inbox)."""
         now = self.clock.now()
-        sent: list[tuple[str, str]] = []
+        # A part without a callback whose one receipt is already here goes to the receipt's status in the
+        # same row update (with a callback it goes through Sent: OnChange reports both).
+        receipt_of: dict[str, DeliveryReport | None] = {}
+        for report in receipts:
+            receipt_of[report.carrier_id] = None if report.carrier_id in receipt_of else report
+        sent: list[tuple[str, str, str, str, bool]] = []
+        folded: set[str] = set()
         failed: list[ClaimedPart] = []
         retry: list[str] = []
         for part, result in results:
-            if result.carrier_id is not None:
-                sent.append((part.sms_id, result.carrier_id))
+            carrier_id = result.carrier_id
+            if carrier_id is not None:
+                known = None if part.has_callback else receipt_of.get(carrier_id)
+                if known is None:
+                    sent.append((part.sms_id, carrier_id, _SENT, _SENT, False))
+                else:
+                    status, detailed = status_from_receipt(known.stat)
+                    sent.append((part.sms_id, carrier_id, status.value, detailed, True))
+                    folded.add(carrier_id)
             elif result.retry and part.attempts < MAX_ATTEMPTS:
                 retry.append(part.sms_id)
             else:
@@ -166,12 +180,13 @@ class DispatchService:
             accounts = AccountRepository(conn)
             for account_id, amount in refunds.items():
                 accounts.add_transaction(account_id, "Refund", amount, now)
-            changed = {sms_id for sms_id, _ in sent} | {p.sms_id for p in failed}
+            changed = {item[0] for item in sent} | {p.sms_id for p in failed}
             self.callbacks.parts_changed(
                 conn, [p.sms_id for p, _ in results if p.has_callback and p.sms_id in changed], now
             )
-            if receipts:
-                self._apply_own_receipts(conn, repo, results, receipts, now)
+            rest = [report for report in receipts if report.carrier_id not in folded]
+            if rest:
+                self._apply_own_receipts(conn, repo, results, rest, now)
             if sent and not repo.inbox_is_empty():
                 # Receipts that overtook this write (the SMSC answers, then reports at once): apply now
                 # rather than at the next maintenance pass.
