@@ -361,3 +361,24 @@ def _follow_to_finished(ui: Ui, container: Container) -> None:
     plain = ui.http.get(f"{messages}?status=Failed", follow_redirects=False)
     assert plain.headers["location"] == f"/ui/campaigns/{tracking_id}?status=Failed"
     assert container.campaigns.quiet_hours_report(principal, tracking_id) == {}
+
+
+def test_nul_characters_are_a_clear_400_and_change_nothing(ui: Ui) -> None:
+    """PostgreSQL text cannot hold U+0000: a search for one was a 500 there, a body with one was stored."""
+    principal = ui.container.accounts.authenticate(ui.http.cookies[SESSION_COOKIE])
+    before = ui.container.campaigns.page(principal, 0, 100, None, None).total
+    for fields in ({"campaignName": "A\x00B"}, {"body": "Hi\x00"}, {"from": "AC\x00ME"}):
+        sent = ui.http.post("/ui/campaigns/new", data={"csrf": ui.csrf, **campaign_form(**fields)})
+        assert sent.status_code == 400 and "NUL" in sent.text, fields
+    for path in ("/ui/contacts?q=a%00b", "/ui/campaigns?name=a%00b", "/ui/groups/a%00b"):
+        answer = ui.http.get(path)
+        assert answer.status_code == 400 and "NUL" in answer.text, path
+    imported = ui.http.post(
+        "/ui/contacts/import",
+        data={"csrf": ui.csrf, "group": "G\x00"},
+        files={"file": ("c.csv", b"mobile\n+306948530920\n", "text/csv")},
+    )
+    assert imported.status_code == 400
+    after = ui.container.campaigns.page(principal, 0, 100, None, None).total
+    assert after == before
+    assert "+306948530920" not in ui.http.get("/ui/contacts").text

@@ -16,7 +16,8 @@ from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from smscast.domain.errors import DomainError
+from smscast.api.deps import NUL_MESSAGE, reject_nul_characters
+from smscast.domain.errors import DomainError, validation_error
 from smscast.domain.statuses import public_status
 from smscast.web.session import SECURITY_HEADERS, CsrfRejected, LoginRequired, ScopeMissing, login_url
 
@@ -84,6 +85,7 @@ class DashboardRoute(APIRoute):
 
         async def route(request: Request) -> Response:
             try:
+                await _reject_nul_characters(request)
                 response = await handler(request)
             except LoginRequired:
                 if is_htmx(request):
@@ -112,6 +114,20 @@ class DashboardRoute(APIRoute):
             return secure(response)
 
         return route
+
+
+async def _reject_nul_characters(request: Request) -> None:
+    """The API's rule for the dashboard too: a U+0000 in the address or in a form field is a 400 page,
+    on both databases (PostgreSQL text cannot hold it: searching for one was a 500 there)."""
+    reject_nul_characters(request, b"")
+    if request.method == "POST" and request.headers.get("content-type", "").startswith(_FORM_TYPES):
+        form = await request.form()  # kept by Starlette for the handler
+        for name, value in form.multi_items():
+            if "\x00" in name or (isinstance(value, str) and "\x00" in value):
+                raise validation_error(name.replace("\x00", "") or "form", NUL_MESSAGE)
+
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def _title(status: int) -> str:
