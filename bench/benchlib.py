@@ -42,9 +42,12 @@ def peak_rss_mb(pid: int | str = "self") -> float:
     raise RuntimeError("no VmHWM in /proc/status")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time consumed so far by process ``pid`` (all its threads) and its live child
-    processes (the SMPP carrier process of ``smscast serve``)."""
+def cpu_seconds(pid: int, *, children: bool = True) -> float:
+    """User + system CPU time consumed so far by process ``pid`` (all its threads) and, unless
+    ``children=False``, its live child processes (the SMPP carrier process of ``smscast serve``)."""
+    if not children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     total = 0.0
     todo = [pid]
     while todo:
