@@ -8,6 +8,7 @@ import asyncio
 import os
 import signal
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,7 +21,14 @@ from smscast.carriers.smpp import SmppCarrier
 from tests.conftest import new_tenant
 from tests.e2e.test_engine_smpp import FAST, smsc, state, statuses
 from tests.engine_harness import running_engine, wait_for
-from tests.process_harness import free_port
+from tests.process_harness import (
+    carrier_url,
+    free_port,
+    simulator,
+    smscast_env,
+    smscast_serve,
+    wait_until,
+)
 
 pytestmark = pytest.mark.smsc
 WINDOW = 20
@@ -75,3 +83,30 @@ def test_an_unreachable_smsc_fails_the_start_clearly() -> None:
     with pytest.raises(OSError, match="SMPP carrier could not start"):
         asyncio.run(start())
     assert carrier._child is not None and carrier._child.returncode is not None
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_the_carrier_process_never_outlives_serve(database_url: str, tmp_path: Path) -> None:
+    """kill -9 of `smscast serve`: its carrier process sees the socket close and exits by itself."""
+    with simulator() as sim:
+        env = smscast_env(database_url, carrier_url(sim, window=WINDOW))
+        with smscast_serve(env, tmp_path) as server:
+            wait_until(lambda: len(_children(server.pid)) == 1, 30, "the carrier process")
+            (child,) = _children(server.pid)
+            assert "smscast.carriers.process" in Path(f"/proc/{child}/cmdline").read_text()
+            server.kill()
+            wait_until(lambda: not _alive(child), 60, "the orphaned carrier process to exit")
