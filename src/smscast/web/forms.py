@@ -184,7 +184,7 @@ def _scheduled(values: Mapping[str, Any], now: datetime, errors: FormErrors) -> 
     zone_name = values["timeZone"].strip() or "UTC"
     try:
         zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file name
         errors.fields["timeZone"] = f"Unknown time zone {zone_name!r}: use a name such as Europe/Athens"
         return None
     if not text:

@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Mapping
 from functools import partial
-from typing import Annotated, Any, Final
+from typing import Any, Final
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
@@ -31,7 +31,7 @@ from smscast.web.forms import (
     values_from_definition,
     values_from_form,
 )
-from smscast.web.pages.common import Pager, done_message
+from smscast.web.pages.common import PageNumber, Pager, done_message
 from smscast.web.rendering import DashboardRoute, is_htmx, render
 from smscast.web.session import UI_PREFIX, CheckedForm, Session, WebSession, container
 
@@ -66,7 +66,7 @@ def campaign_list(
     session: WebSession,
     state: str | None = None,
     name: str | None = None,
-    page: Annotated[int, Query(ge=0)] = 0,
+    page: PageNumber = 0,
 ) -> Response:
     principal = session.require("sms")
     services = container(request)
@@ -246,7 +246,7 @@ def campaign_page(
     session: WebSession,
     tracking_id: str,
     status: str | None = None,
-    page: Annotated[int, Query(ge=0)] = 0,
+    page: PageNumber = 0,
 ) -> Response:
     principal = session.require("sms")
     services = container(request)
@@ -296,7 +296,7 @@ def campaign_messages(
     session: WebSession,
     tracking_id: str,
     status: str | None = None,
-    page: Annotated[int, Query(ge=0)] = 0,
+    page: PageNumber = 0,
 ) -> Response:
     """The message table alone (htmx); a plain visit goes to the campaign page with the same filter."""
     principal = session.require("sms")

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
-from fastapi import Request
+from fastapi import Query, Request
 
+from smscast.api.deps import MAX_PAGE_NUMBER
 from smscast.services.paging import Page
+
+# A page number in a dashboard address: bounded as the API's (an unbounded one overflowed the SQL OFFSET).
+PageNumber = Annotated[int, Query(ge=0, le=MAX_PAGE_NUMBER)]
 
 #: Notices a redirect may ask for (``?done=…``): fixed texts, so nothing from the address is echoed.
 NOTICES: Final = {

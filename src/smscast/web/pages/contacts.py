@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import Annotated, Final
+from typing import Final
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from smscast.domain.errors import DomainError
-from smscast.web.pages.common import Pager
+from smscast.web.pages.common import PageNumber, Pager
 from smscast.web.rendering import DashboardRoute, render
 from smscast.web.session import UI_PREFIX, CheckedForm, WebSession, container
 
@@ -27,7 +27,7 @@ def contact_list(
     request: Request,
     session: WebSession,
     q: str | None = None,
-    page: Annotated[int, Query(ge=0)] = 0,
+    page: PageNumber = 0,
 ) -> Response:
     principal = session.require("contact")
     text = (q or "").strip()
@@ -111,7 +111,10 @@ def group_list(request: Request, session: WebSession) -> Response:
 
 @router.get("/groups/{name:path}")
 def group_page(
-    request: Request, session: WebSession, name: str, page: Annotated[int, Query(ge=0)] = 0
+    request: Request,
+    session: WebSession,
+    name: str,
+    page: PageNumber = 0,
 ) -> Response:
     principal = session.require("contact")
     services = container(request)
@@ -131,7 +134,7 @@ def group_page(
 
 
 @router.get("/account")
-def account_page(request: Request, session: WebSession, page: Annotated[int, Query(ge=0)] = 0) -> Response:
+def account_page(request: Request, session: WebSession, page: PageNumber = 0) -> Response:
     principal = session.require("account")
     accounts = container(request).accounts
     account = accounts.account(principal.account_id)
