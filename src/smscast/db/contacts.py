@@ -477,7 +477,15 @@ class ContactRepository:
     def by_mobiles(self, account_id: str, mobiles: Sequence[str]) -> dict[str, ContactRecord]:
         """mobile → record, for the mobiles among ``mobiles`` that belong to a contact of ``account_id``."""
         rows: list[Row[Any]] = []
-        for part in chunks(list(dict.fromkeys(mobiles))):
+        unique = list(dict.fromkeys(mobiles))
+        if self.conn.dialect.name == "postgresql" and unique:
+            # One array parameter: an IN list of 20,000 placeholders cost psycopg 0.16 s just to rewrite
+            # the statement's text (a POST /sms/campaign with 20,000 numbers took 0.3 s here).
+            among = contacts.c.mobile == sa.any_(sa.literal(unique, postgresql.ARRAY(sa.String())))
+            query = sa.select(*_RECORD_COLUMNS).where(contacts.c.account_id == account_id, among)
+            rows.extend(self.conn.execute(query))
+            return {record.mobile: record for record in self.records(rows)}
+        for part in chunks(unique):
             rows.extend(
                 self.conn.execute(
                     sa.select(*_RECORD_COLUMNS).where(
