@@ -9,7 +9,8 @@ How it works: `submit` queues the PDU and awaits a future. A synchronous pump mo
 wire whenever a window slot, the connection, the throttling pause and the tps budget allow; it runs when a
 PDU is queued, when a batch of responses arrives, when a link is rebound and on a timer. Responses are
 matched by sequence_number in a dict. So a message costs one wake-up of its caller however many
-coroutines call `submit`, and retries never wake the caller.
+coroutines call `submit`, and retries never wake the caller. One TCP connection (framing, correlation,
+coalesced writes) is a ``connection.Connection``; deliver_sm handling is ``delivery.Deliveries``.
 
 Delivery semantics callers must know:
 - At-least-once towards the SMSC: a submit_sm in flight when its connection drops (or whose response does
@@ -32,25 +33,23 @@ import dataclasses
 import functools
 import logging
 import random
-import struct
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
 
 from smscast.smpp import constants as c
+from smscast.smpp.connection import Connection, Role, Submission
+from smscast.smpp.delivery import Deliveries
 from smscast.smpp.pdu import (
     BindReceiver,
     BindTransceiver,
     BindTransmitter,
     DeliverSm,
-    DeliverSmResp,
     EnquireLink,
     EnquireLinkResp,
     GenericNack,
     Pdu,
     PduError,
-    PduReader,
     SubmitSm,
     SubmitSmResp,
     Unbind,
@@ -61,130 +60,15 @@ from smscast.smpp.session_types import SessionClosed as SessionClosed
 from smscast.smpp.session_types import SessionStats as SessionStats
 from smscast.smpp.session_types import SmppConfig as SmppConfig
 from smscast.smpp.session_types import SubmitOutcome as SubmitOutcome
-from smscast.smpp.session_types import _ConnectionLost
 
 log = logging.getLogger("smscast.smpp")
-DELIVER_FAILURE_REMINDER_S = 60.0
-_Role = Literal["transceiver", "transmitter", "receiver"]
 _BIND_PDUS = {"transceiver": BindTransceiver, "transmitter": BindTransmitter, "receiver": BindReceiver}
-_HEADER = struct.Struct(">IIII")
-
-
-class _Submission:
-    __slots__ = ("data", "epoch", "future", "pdu")
-
-    def __init__(self, pdu: SubmitSm | bytes, future: asyncio.Future[SubmitOutcome]) -> None:
-        self.future = future
-        if isinstance(pdu, bytes):
-            self.pdu: SubmitSm | None = None
-            self.data = pdu  # encoded by the caller; sending patches in the sequence_number
-        else:
-            self.pdu = pdu
-            self.data = b""  # the encoded PDU once sent; retries only patch the sequence_number
-        self.epoch = 0  # the throttling epoch it was sent in
-
-
-class _Connection(asyncio.Protocol):
-    """One TCP connection: framing, correlation by sequence_number, writes coalesced per loop iteration."""
-
-    def __init__(self, session: SmppSession, role: _Role, loop: asyncio.AbstractEventLoop) -> None:
-        self.session, self.role, self.loop = session, role, loop
-        self.transport: asyncio.Transport | None = None
-        self.reader = PduReader()
-        self.submits: dict[int, _Submission] = {}  # in flight, in send order
-        self.requests: dict[int, asyncio.Future[Pdu]] = {}  # bind, enquire_link, unbind
-        self.closed: asyncio.Future[None] = loop.create_future()
-        self.lost = self.enquiring = False
-        self.last_rx = loop.time()
-        self.keepalive: asyncio.Task[None] | None = None
-        self._out: list[bytes] = []
-        self.delivers: list[DeliverSm] = []  # of the read being handled (on_deliver_many mode)
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-
-    def send(self, data: bytes) -> None:
-        if not self._out:
-            self.loop.call_soon(self._flush)
-        self._out.append(data)
-
-    def _flush(self) -> None:
-        out, self._out = self._out, []
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(b"".join(out))
-
-    def request(self, data: bytes, sequence_number: int) -> asyncio.Future[Pdu]:
-        fut: asyncio.Future[Pdu] = self.loop.create_future()
-        if self.lost:
-            fut.set_exception(_ConnectionLost("connection already closed"))
-        else:
-            self.requests[sequence_number] = fut
-            self.send(data)
-        return fut
-
-    def close(self) -> None:
-        self._flush()
-        if self.transport is not None:
-            self.transport.close()
-
-    def abort(self) -> None:
-        if self.transport is not None:
-            self.transport.abort()
-
-    def data_received(self, data: bytes) -> None:
-        self.last_rx = self.loop.time()
-        try:
-            items = self.reader.feed(data)
-        except PduError as exc:
-            log.warning("SMPP framing error on the %s connection, dropping it: %s", self.role, exc)
-            self.abort()
-            return
-        session = self.session
-        for item in items:
-            if isinstance(item, bytes):
-                self._on_malformed(item)
-            elif item.command_id & c.RESPONSE_BIT:
-                submission = self.submits.pop(item.sequence_number, None)
-                if submission is not None:
-                    session._on_submit_resp(submission, item)
-                    continue
-                fut = self.requests.pop(item.sequence_number, None)
-                if fut is not None and not fut.done():
-                    fut.set_result(item)
-            else:
-                session._on_request(self, item)
-        if self.delivers:
-            session._deliver_read(self)
-        session._pump()
-
-    def _on_malformed(self, frame: bytes) -> None:
-        _, command_id, _, sequence_number = _HEADER.unpack_from(frame)
-        log.warning(
-            "undecodable PDU 0x%08X (seq %d) on the %s connection", command_id, sequence_number, self.role
-        )
-        if not command_id & c.RESPONSE_BIT:
-            self.send(GenericNack(c.ESME_RINVCMDLEN, sequence_number).encode())
-        elif (submission := self.submits.pop(sequence_number, None)) is not None:
-            self.session._requeue([submission])
-        elif (fut := self.requests.pop(sequence_number, None)) is not None and not fut.done():
-            fut.set_exception(_ConnectionLost("unreadable response"))
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.lost = True
-        requests, self.requests = self.requests, {}
-        for fut in requests.values():
-            if not fut.done():
-                fut.set_exception(_ConnectionLost("connection lost"))
-        self.session._connection_lost(self)
-        if not self.closed.done():
-            self.closed.set_result(None)
 
 
 @dataclass(slots=True)
 class _Link:
-    role: _Role
-    conn: _Connection | None
+    role: Role
+    conn: Connection | None
     supervisor: asyncio.Task[None] | None = None
 
 
@@ -201,21 +85,17 @@ class SmppSession:
         if config.window < 1 or config.deliver_concurrency < 1:
             raise ValueError("window and deliver_concurrency must be at least 1")
         self.config = config
-        self._on_deliver = on_deliver
-        self._on_deliver_many = on_deliver_many
         self._stats = SessionStats()
+        self._deliveries = Deliveries(on_deliver, on_deliver_many, self._stats)
         self._links: list[_Link] = []
-        self._queue: deque[_Submission] = deque()  # waiting to be sent; retries go to the front
+        self._queue: deque[Submission] = deque()  # waiting to be sent; retries go to the front
         self._tps_interval = 1.0 / config.tps if config.tps > 0 else 0.0
         self._next_slot = self._paused_until = 0.0
         self._pause_epoch = self._throttle_streak = self._sequence = 0
         self._timer: asyncio.TimerHandle | None = None
         self._drained = asyncio.Event()
-        self._deliveries: asyncio.Queue[tuple[_Connection, DeliverSm | list[DeliverSm]]] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
         self._started = self._closing = False
-        # A run of failed deliver_sm handlers: [began, last logged, deliver_sm refused] (`_deliver_failed`).
-        self._deliver_failing: list[float] | None = None
 
     @property
     def connected(self) -> bool:
@@ -236,10 +116,10 @@ class SmppSession:
         if self._started:
             raise RuntimeError("SmppSession.start() called twice")
         self._started = True
-        roles: list[_Role] = (
+        roles: list[Role] = (
             ["transceiver"] if self.config.bind == "transceiver" else ["transmitter", "receiver"]
         )
-        conns: list[_Connection] = []
+        conns: list[Connection] = []
         try:
             for role in roles:
                 conns.append(await self._connect(role))
@@ -253,7 +133,7 @@ class SmppSession:
             link.supervisor = asyncio.create_task(self._supervise(link, conn), name=f"smpp-{role}")
             self._links.append(link)
         self._workers = [
-            asyncio.create_task(self._deliver_worker(), name="smpp-deliver")
+            asyncio.create_task(self._deliveries.worker(), name="smpp-deliver")
             for _ in range(self.config.deliver_concurrency)
         ]
 
@@ -280,7 +160,7 @@ class SmppSession:
         if self._closing or not self._started:
             raise SessionClosed("the session is not running")
         future: asyncio.Future[SubmitOutcome] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Submission(pdu, future))
+        self._queue.append(Submission(pdu, future))
         self._pump()
         return future
 
@@ -337,7 +217,7 @@ class SmppSession:
         self._timer = None
         self._pump()
 
-    def _on_submit_resp(self, submission: _Submission, resp: Pdu) -> None:
+    def _on_submit_resp(self, submission: Submission, resp: Pdu) -> None:
         status, future = resp.command_status, submission.future
         if status == c.ESME_ROK and isinstance(resp, SubmitSmResp):
             if self._throttle_streak and submission.epoch == self._pause_epoch:
@@ -357,7 +237,7 @@ class SmppSession:
         elif not future.done():
             future.set_result(SubmitOutcome(False, None, status or c.ESME_RUNKNOWNERR))
 
-    def _requeue(self, submissions: list[_Submission]) -> None:
+    def _requeue(self, submissions: list[Submission]) -> None:
         live = [s for s in submissions if not s.future.done()]
         if self._closing:
             for submission in live:
@@ -368,7 +248,7 @@ class SmppSession:
             self._stats.resubmitted += len(live)
             self._queue.extendleft(reversed(live))
 
-    def _check_drained(self, conn: _Connection | None) -> None:
+    def _check_drained(self, conn: Connection | None) -> None:
         if conn is None:  # closing without a link: queued retries can never go out
             while self._queue:
                 submission = self._queue.popleft()
@@ -381,13 +261,12 @@ class SmppSession:
         self._sequence = self._sequence % c.MAX_SEQUENCE_NUMBER + 1
         return self._sequence
 
-    def _on_request(self, conn: _Connection, pdu: Pdu) -> None:
+    def _deliver_read(self, conn: Connection) -> None:
+        self._deliveries.read_done(conn)
+
+    def _on_request(self, conn: Connection, pdu: Pdu) -> None:
         if isinstance(pdu, DeliverSm):
-            self._stats.delivered += 1
-            if self._on_deliver_many is not None:
-                conn.delivers.append(pdu)  # handed over together at the end of this read
-            else:
-                self._deliveries.put_nowait((conn, pdu))
+            self._deliveries.received(conn, pdu)
         elif isinstance(pdu, EnquireLink):
             conn.send(EnquireLinkResp(c.ESME_ROK, pdu.sequence_number).encode())
         elif isinstance(pdu, Unbind):
@@ -397,68 +276,9 @@ class SmppSession:
         else:
             conn.send(GenericNack(c.ESME_RINVCMDID, pdu.sequence_number).encode())
 
-    def _deliver_read(self, conn: _Connection) -> None:
-        """The deliver_sm PDUs of one read, as one batch (``on_deliver_many`` mode)."""
-        batch, conn.delivers = conn.delivers, []
-        self._deliveries.put_nowait((conn, batch))
-
-    async def _deliver_worker(self) -> None:
-        while True:
-            conn, item = await self._deliveries.get()
-            if isinstance(item, list):
-                await self._deliver_batch(conn, item)
-                continue
-            pdu = item
-            status = c.ESME_ROK
-            try:
-                await self._on_deliver(pdu)
-                self._deliver_succeeded()
-            except Exception:
-                self._deliver_failed("on_deliver", 1)
-                status = c.ESME_RX_T_APPN
-            if not conn.lost:
-                conn.send(DeliverSmResp("", status, pdu.sequence_number).encode())
-
-    async def _deliver_batch(self, conn: _Connection, pdus: list[DeliverSm]) -> None:
-        assert self._on_deliver_many is not None
-        status = c.ESME_ROK
-        try:
-            await self._on_deliver_many(pdus)
-            self._deliver_succeeded()
-        except Exception:
-            self._deliver_failed("on_deliver_many", len(pdus))
-            status = c.ESME_RX_T_APPN
-        if not conn.lost:
-            for pdu in pdus:
-                conn.send(DeliverSmResp("", status, pdu.sequence_number).encode())
-
-    def _deliver_failed(self, handler: str, pdus: int) -> None:
-        """Count a failed handler (called in its ``except``). The first failure of a run is logged with its
-        traceback, then a count once a minute: a handler that fails on every redelivery (its database is
-        down or full) writes a few lines, not a traceback per deliver_sm."""
-        self._stats.deliver_errors += pdus
-        now = asyncio.get_running_loop().time()
-        if self._deliver_failing is None:
-            self._deliver_failing = [now, now, 0]
-            log.exception("%s failed; answering ESME_RX_T_APPN so that the SMSC retries", handler)
-        elif now - self._deliver_failing[1] >= DELIVER_FAILURE_REMINDER_S:
-            self._deliver_failing[1] = now
-            log.warning(
-                "%s still failing: %d deliver_sm answered ESME_RX_T_APPN in %.0f s",
-                handler,
-                self._deliver_failing[2] + pdus,
-                now - self._deliver_failing[0],
-            )
-        self._deliver_failing[2] += pdus
-
-    def _deliver_succeeded(self) -> None:
-        if self._deliver_failing is not None:
-            log.info("deliver_sm handled again after %d refused", self._deliver_failing[2])
-            self._deliver_failing = None
-
-    async def _connect(self, role: _Role) -> _Connection:
+    async def _connect(self, role: Role) -> Connection:
         loop = asyncio.get_running_loop()
-        conn = _Connection(self, role, loop)
+        conn = Connection(self, role, loop)
         cfg = self.config
         await asyncio.wait_for(
             loop.create_connection(lambda: conn, cfg.host, cfg.port), cfg.response_timeout_s
@@ -480,7 +300,7 @@ class SmppSession:
         log.info("SMPP %s bound to %s:%d as %s", role, cfg.host, cfg.port, cfg.system_id)
         return conn
 
-    def _connection_lost(self, conn: _Connection) -> None:
+    def _connection_lost(self, conn: Connection) -> None:
         for link in self._links:
             if link.conn is conn:
                 link.conn = None
@@ -491,7 +311,7 @@ class SmppSession:
         if self._closing:
             self._check_drained(None)
 
-    async def _supervise(self, link: _Link, conn: _Connection) -> None:
+    async def _supervise(self, link: _Link, conn: Connection) -> None:
         cfg = self.config
         while True:
             await asyncio.shield(conn.closed)  # cancelling the supervisor must not resolve `closed`
@@ -511,7 +331,7 @@ class SmppSession:
                 link.conn = conn
                 self._pump()
 
-    async def _keepalive(self, conn: _Connection) -> None:
+    async def _keepalive(self, conn: Connection) -> None:
         """Send enquire_link after ``enquire_link_s`` without traffic; drop the connection when a request
         has waited longer than ``response_timeout_s`` (the pending ones are then resubmitted)."""
         cfg = self.config
@@ -592,7 +412,7 @@ class SmppSession:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def _enquire_done(conn: _Connection, fut: asyncio.Future[Pdu]) -> None:
+def _enquire_done(conn: Connection, fut: asyncio.Future[Pdu]) -> None:
     conn.enquiring = False
     if not fut.cancelled():
         fut.exception()  # retrieve it, so that a lost connection is not logged as "never retrieved"

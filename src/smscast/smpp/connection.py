@@ -1,0 +1,149 @@
+"""One TCP connection of an `SmppSession`: framing, correlation by sequence_number, coalesced writes.
+
+The connection decodes what it reads and hands every PDU to its session (``session.SmppSession``) through
+the `ConnectionOwner` hooks: responses to submit_sm by sequence_number, requests from the SMSC, the end of
+each read, the loss of the connection. It owns no policy: windows, retries and deliver_sm answers are the
+session's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import struct
+from typing import Literal, Protocol
+
+from smscast.smpp import constants as c
+from smscast.smpp.pdu import DeliverSm, GenericNack, Pdu, PduError, PduReader, SubmitSm
+from smscast.smpp.session_types import SubmitOutcome, _ConnectionLost
+
+log = logging.getLogger("smscast.smpp")
+Role = Literal["transceiver", "transmitter", "receiver"]
+_HEADER = struct.Struct(">IIII")
+
+
+class Submission:
+    __slots__ = ("data", "epoch", "future", "pdu")
+
+    def __init__(self, pdu: SubmitSm | bytes, future: asyncio.Future[SubmitOutcome]) -> None:
+        self.future = future
+        if isinstance(pdu, bytes):
+            self.pdu: SubmitSm | None = None
+            self.data = pdu  # encoded by the caller; sending patches in the sequence_number
+        else:
+            self.pdu = pdu
+            self.data = b""  # the encoded PDU once sent; retries only patch the sequence_number
+        self.epoch = 0  # the throttling epoch it was sent in
+
+
+class ConnectionOwner(Protocol):
+    """What a `Connection` calls on its session (``SmppSession``'s private hooks)."""
+
+    def _on_submit_resp(self, submission: Submission, resp: Pdu) -> None: ...
+
+    def _on_request(self, conn: Connection, pdu: Pdu) -> None: ...
+
+    def _deliver_read(self, conn: Connection) -> None: ...
+
+    def _pump(self) -> None: ...
+
+    def _requeue(self, submissions: list[Submission]) -> None: ...
+
+    def _connection_lost(self, conn: Connection) -> None: ...
+
+
+class Connection(asyncio.Protocol):
+    """One TCP connection: framing, correlation by sequence_number, writes coalesced per loop iteration."""
+
+    def __init__(self, session: ConnectionOwner, role: Role, loop: asyncio.AbstractEventLoop) -> None:
+        self.session, self.role, self.loop = session, role, loop
+        self.transport: asyncio.Transport | None = None
+        self.reader = PduReader()
+        self.submits: dict[int, Submission] = {}  # in flight, in send order
+        self.requests: dict[int, asyncio.Future[Pdu]] = {}  # bind, enquire_link, unbind
+        self.closed: asyncio.Future[None] = loop.create_future()
+        self.lost = self.enquiring = False
+        self.last_rx = loop.time()
+        self.keepalive: asyncio.Task[None] | None = None
+        self._out: list[bytes] = []
+        self.delivers: list[DeliverSm] = []  # of the read being handled (on_deliver_many mode)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def send(self, data: bytes) -> None:
+        if not self._out:
+            self.loop.call_soon(self._flush)
+        self._out.append(data)
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"".join(out))
+
+    def request(self, data: bytes, sequence_number: int) -> asyncio.Future[Pdu]:
+        fut: asyncio.Future[Pdu] = self.loop.create_future()
+        if self.lost:
+            fut.set_exception(_ConnectionLost("connection already closed"))
+        else:
+            self.requests[sequence_number] = fut
+            self.send(data)
+        return fut
+
+    def close(self) -> None:
+        self._flush()
+        if self.transport is not None:
+            self.transport.close()
+
+    def abort(self) -> None:
+        if self.transport is not None:
+            self.transport.abort()
+
+    def data_received(self, data: bytes) -> None:
+        self.last_rx = self.loop.time()
+        try:
+            items = self.reader.feed(data)
+        except PduError as exc:
+            log.warning("SMPP framing error on the %s connection, dropping it: %s", self.role, exc)
+            self.abort()
+            return
+        session = self.session
+        for item in items:
+            if isinstance(item, bytes):
+                self._on_malformed(item)
+            elif item.command_id & c.RESPONSE_BIT:
+                submission = self.submits.pop(item.sequence_number, None)
+                if submission is not None:
+                    session._on_submit_resp(submission, item)
+                    continue
+                fut = self.requests.pop(item.sequence_number, None)
+                if fut is not None and not fut.done():
+                    fut.set_result(item)
+            else:
+                session._on_request(self, item)
+        if self.delivers:
+            session._deliver_read(self)
+        session._pump()
+
+    def _on_malformed(self, frame: bytes) -> None:
+        _, command_id, _, sequence_number = _HEADER.unpack_from(frame)
+        log.warning(
+            "undecodable PDU 0x%08X (seq %d) on the %s connection", command_id, sequence_number, self.role
+        )
+        if not command_id & c.RESPONSE_BIT:
+            self.send(GenericNack(c.ESME_RINVCMDLEN, sequence_number).encode())
+        elif (submission := self.submits.pop(sequence_number, None)) is not None:
+            self.session._requeue([submission])
+        elif (fut := self.requests.pop(sequence_number, None)) is not None and not fut.done():
+            fut.set_exception(_ConnectionLost("unreadable response"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        requests, self.requests = self.requests, {}
+        for fut in requests.values():
+            if not fut.done():
+                fut.set_exception(_ConnectionLost("connection lost"))
+        self.session._connection_lost(self)
+        if not self.closed.done():
+            self.closed.set_result(None)

@@ -1,0 +1,103 @@
+"""deliver_sm handling for an `SmppSession` (``session``): the PDUs go to ``on_deliver`` one by one, or
+to ``on_deliver_many`` one read at a time, from the session's worker tasks, and each is answered once its
+handler returns (ESME_RX_T_APPN if it raised, so that the SMSC redelivers it). The semantics callers must
+know are in the ``session`` module docstring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from smscast.smpp import constants as c
+from smscast.smpp.connection import Connection
+from smscast.smpp.pdu import DeliverSm, DeliverSmResp
+from smscast.smpp.session_types import SessionStats
+
+log = logging.getLogger("smscast.smpp")
+DELIVER_FAILURE_REMINDER_S = 60.0
+
+
+class Deliveries:
+    """The deliver_sm received and not answered yet, the handlers and the run of their failures. Counts
+    ``delivered`` and ``deliver_errors`` in the session's ``stats``."""
+
+    def __init__(
+        self,
+        on_deliver: Callable[[DeliverSm], Awaitable[None]],
+        on_deliver_many: Callable[[list[DeliverSm]], Awaitable[None]] | None,
+        stats: SessionStats,
+    ) -> None:
+        self._on_deliver = on_deliver
+        self._on_deliver_many = on_deliver_many
+        self._stats = stats
+        self._queue: asyncio.Queue[tuple[Connection, DeliverSm | list[DeliverSm]]] = asyncio.Queue()
+        # A run of failed deliver_sm handlers: [began, last logged, deliver_sm refused] (`_failed`).
+        self._failing: list[float] | None = None
+
+    def received(self, conn: Connection, pdu: DeliverSm) -> None:
+        self._stats.delivered += 1
+        if self._on_deliver_many is not None:
+            conn.delivers.append(pdu)  # handed over together at the end of this read
+        else:
+            self._queue.put_nowait((conn, pdu))
+
+    def read_done(self, conn: Connection) -> None:
+        """The deliver_sm PDUs of one read, as one batch (``on_deliver_many`` mode)."""
+        batch, conn.delivers = conn.delivers, []
+        self._queue.put_nowait((conn, batch))
+
+    async def worker(self) -> None:
+        while True:
+            conn, item = await self._queue.get()
+            if isinstance(item, list):
+                await self._batch(conn, item)
+                continue
+            pdu = item
+            status = c.ESME_ROK
+            try:
+                await self._on_deliver(pdu)
+                self._succeeded()
+            except Exception:
+                self._failed("on_deliver", 1)
+                status = c.ESME_RX_T_APPN
+            if not conn.lost:
+                conn.send(DeliverSmResp("", status, pdu.sequence_number).encode())
+
+    async def _batch(self, conn: Connection, pdus: list[DeliverSm]) -> None:
+        assert self._on_deliver_many is not None
+        status = c.ESME_ROK
+        try:
+            await self._on_deliver_many(pdus)
+            self._succeeded()
+        except Exception:
+            self._failed("on_deliver_many", len(pdus))
+            status = c.ESME_RX_T_APPN
+        if not conn.lost:
+            for pdu in pdus:
+                conn.send(DeliverSmResp("", status, pdu.sequence_number).encode())
+
+    def _failed(self, handler: str, pdus: int) -> None:
+        """Count a failed handler (called in its ``except``). The first failure of a run is logged with its
+        traceback, then a count once a minute: a handler that fails on every redelivery (its database is
+        down or full) writes a few lines, not a traceback per deliver_sm."""
+        self._stats.deliver_errors += pdus
+        now = asyncio.get_running_loop().time()
+        if self._failing is None:
+            self._failing = [now, now, 0]
+            log.exception("%s failed; answering ESME_RX_T_APPN so that the SMSC retries", handler)
+        elif now - self._failing[1] >= DELIVER_FAILURE_REMINDER_S:
+            self._failing[1] = now
+            log.warning(
+                "%s still failing: %d deliver_sm answered ESME_RX_T_APPN in %.0f s",
+                handler,
+                self._failing[2] + pdus,
+                now - self._failing[0],
+            )
+        self._failing[2] += pdus
+
+    def _succeeded(self) -> None:
+        if self._failing is not None:
+            log.info("deliver_sm handled again after %d refused", self._failing[2])
+            self._failing = None
