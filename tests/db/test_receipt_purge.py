@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from smscast.bootstrap import Container
-from smscast.db.dispatch import DispatchRepository, Receipt
+from smscast.db.receipts import Receipt, ReceiptRepository
 from smscast.db.schema import receipt_inbox
 
 
@@ -15,7 +15,7 @@ def test_old_unmatched_receipts_are_purged(isolated: tuple[Container, TestClient
     container, _ = isolated
     now = container.clock.now()
     with container.db.write() as conn:
-        repo = DispatchRepository(conn)
+        repo = ReceiptRepository(conn)
         repo.add_receipts([Receipt("old-orphan", "DELIVRD", None)], now - timedelta(days=2))
         repo.add_receipts([Receipt("recent", "DELIVRD", None)], now)
     assert container.dispatch.purge_unmatched_receipts() == 1

@@ -1,4 +1,5 @@
 """The message queue: claim parts with a lease, hold, charge, record carrier results, apply receipts.
+(Receipts wait in the inbox of ``receipts`` until their part is recorded.)
 
 A claim is one statement, ``WITH picked AS (SELECT … FOR UPDATE SKIP LOCKED) UPDATE … RETURNING …``:
 on PostgreSQL concurrent dispatchers skip each other's rows; on SQLite the single writer gives the same
@@ -6,7 +7,8 @@ safety (SQLAlchemy drops the lock clause). A part whose lease runs out before it
 back to ``Queued`` (``release_expired_leases``); its ``price`` stays set, so it is never charged twice.
 
 The statements run per part (record, price, receipts) go to the driver's ``executemany`` as plain tuples:
-at thousands of parts per second, SQLAlchemy's per-row parameter processing was most of their cost.
+at thousands of parts per second, SQLAlchemy's per-row parameter processing was most of their cost (see
+``driver``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
-from smscast.db.schema import campaigns, messages, receipt_inbox
+from smscast.db.driver import binder, driver_sql, is_postgres
+from smscast.db.schema import campaigns, messages
 from smscast.db.types import MICROS
 from smscast.domain.statuses import FINAL_VALUES, SENDING, MessageStatus
 
@@ -50,23 +53,6 @@ class ClaimedPart:
     has_callback: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    carrier_message_id: str
-    stat: str
-    error_code: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class ReceiptMatch:
-    inbox_id: int
-    sms_id: str
-    status: str
-    stat: str
-    error_code: str | None
-    has_callback: bool
-
-
 # Literal SQL constants, not parameters: executemany() cannot expand an IN list per row.
 _NOT_FINAL = sa.and_(
     *(messages.c.status != sa.literal_column(f"'{value}'") for value in sorted(FINAL_VALUES))
@@ -74,26 +60,13 @@ _NOT_FINAL = sa.and_(
 _NOT_FINAL_SQL = " AND ".join(f"status <> '{value}'" for value in sorted(FINAL_VALUES))
 
 
-@cache
-def _binder(dialect: Dialect, table: str, column: str) -> Callable[[Any], Any]:
-    """How a value of ``table.column`` is handed to the driver (the column type's bind processing)."""
-    col = (messages if table == "messages" else receipt_inbox).c[column]
-    process = col.type.dialect_impl(dialect).bind_processor(dialect)
-    return process if process is not None else _same
-
-
-def _same(value: Any) -> Any:
-    return value
-
-
-def _driver_sql(dialect: Dialect, sql: str) -> str:
-    """``sql`` written with ``?`` markers, in the driver's own parameter style."""
-    return sql if dialect.paramstyle == "qmark" else sql.replace("?", "%s")
-
-
 class DispatchRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    @property
+    def _postgres(self) -> bool:
+        return is_postgres(self.conn.dialect)
 
     def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[ClaimedPart]:
         """Lease up to ``limit`` due ``Queued`` parts to the caller (status ``Sending``).
@@ -106,7 +79,7 @@ class DispatchRepository:
         in RETURNING was 40 % of the statement's cost.
         """
         dialect = self.conn.dialect
-        at = _binder(dialect, "messages", "not_before")
+        at = binder(dialect, "messages", "not_before")
         if self._postgres:
             # Just after a campaign's parts were written the statistics say few are queued, and the planner
             # reads every queued part (bitmap scan), sorts them and keeps n: 22 ms for 500 of 20,000 where
@@ -206,15 +179,9 @@ class DispatchRepository:
                 [{"p_sms_id": sms_id, "p_not_before": when} for sms_id, when in items],
             )
 
-    @property
-    def _postgres(self) -> bool:
-        # PostgreSQL gets one statement per batch over arrays (unnest): executemany would be one statement
-        # per row on the server.
-        return self.conn.dialect.name == "postgresql"
-
     def set_prices(self, items: Sequence[tuple[str, Decimal]]) -> None:
         if items:
-            money = _binder(self.conn.dialect, "messages", "price")
+            money = binder(self.conn.dialect, "messages", "price")
             if self._postgres:
                 self.conn.exec_driver_sql(
                     "UPDATE messages AS m SET price = v.price"
@@ -223,7 +190,7 @@ class DispatchRepository:
                 )
                 return
             self.conn.exec_driver_sql(
-                _driver_sql(self.conn.dialect, "UPDATE messages SET price = ? WHERE sms_id = ?"),
+                driver_sql(self.conn.dialect, "UPDATE messages SET price = ? WHERE sms_id = ?"),
                 [(money(price), sms_id) for sms_id, price in items],
             )
 
@@ -256,7 +223,7 @@ class DispatchRepository:
         carrier's id and ``Sent``, or straight the status of a receipt already here (``receipted``: it sets
         ``delivered_at`` as `apply_statuses` would) — one row version instead of two."""
         if items:
-            at = _binder(self.conn.dialect, "messages", "status_date")(now)
+            at = binder(self.conn.dialect, "messages", "status_date")(now)
             if self._postgres:
                 self.conn.exec_driver_sql(
                     "UPDATE messages AS m SET status = v.status, detailed_status = v.detailed,"
@@ -269,7 +236,7 @@ class DispatchRepository:
                 )
                 return
             self.conn.exec_driver_sql(
-                _driver_sql(
+                driver_sql(
                     self.conn.dialect,
                     "UPDATE messages SET status = ?, detailed_status = ?, carrier_message_id = ?,"
                     " status_date = ?, submitted_at = ?, delivered_at = ?, lease_until = NULL"
@@ -307,91 +274,10 @@ class DispatchRepository:
         # (Not ``callback IS NOT NULL`` in RETURNING: SQLite 3.40 answers 1 for every row there.)
         return [(sms_id, callback is not None) for sms_id, callback in rows]
 
-    def add_receipts(self, receipts: Sequence[Receipt], now: datetime) -> None:
-        if receipts:
-            at = _binder(self.conn.dialect, "receipt_inbox", "received_at")(now)
-            if self._postgres:
-                self.conn.exec_driver_sql(
-                    "INSERT INTO receipt_inbox (carrier_message_id, stat, error_code, received_at)"
-                    " SELECT v.carrier_id, v.stat, v.error_code, %s"
-                    " FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[])"
-                    " AS v(carrier_id, stat, error_code)",
-                    (
-                        at,
-                        [r.carrier_message_id for r in receipts],
-                        [r.stat[:16] for r in receipts],
-                        [(r.error_code or None) and r.error_code[:16] for r in receipts],
-                    ),
-                )
-                return
-            self.conn.exec_driver_sql(
-                _driver_sql(
-                    self.conn.dialect,
-                    "INSERT INTO receipt_inbox (carrier_message_id, stat, error_code, received_at)"
-                    " VALUES (?, ?, ?, ?)",
-                ),
-                [
-                    (r.carrier_message_id, r.stat[:16], (r.error_code or None) and r.error_code[:16], at)
-                    for r in receipts
-                ],
-            )
-
-    def purge_receipts(self, received_before: datetime) -> int:
-        """Drop receipts that never matched a part (the first copy of a part resent after a crash carries
-        a carrier id smscast never recorded); they would otherwise stay in the inbox for ever."""
-        return self.conn.execute(
-            receipt_inbox.delete().where(receipt_inbox.c.received_at < received_before)
-        ).rowcount
-
-    def inbox_is_empty(self) -> bool:
-        return self.conn.exec_driver_sql("SELECT 1 FROM receipt_inbox LIMIT 1").first() is None
-
-    def parts_by_carrier_ids(self, carrier_ids: Sequence[str]) -> dict[str, tuple[str, str, bool]]:
-        """carrier message id → (sms_id, status, has_callback), for the ids that belong to a part."""
-        found: dict[str, tuple[str, str, bool]] = {}
-        unique = list(dict.fromkeys(carrier_ids))
-        if self._postgres and unique:
-            rows = self.conn.exec_driver_sql(
-                "SELECT carrier_message_id, sms_id, status, callback IS NOT NULL FROM messages"
-                " WHERE carrier_message_id = ANY(%s::varchar[]) AND carrier_message_id IS NOT NULL",
-                (unique,),
-            )
-            return {carrier_id: (sms_id, status, bool(hook)) for carrier_id, sms_id, status, hook in rows}
-        for start in range(0, len(unique), 2000):
-            chunk = unique[start : start + 2000]
-            markers = ", ".join(["?"] * len(chunk))
-            rows = self.conn.exec_driver_sql(
-                _driver_sql(
-                    self.conn.dialect,
-                    "SELECT carrier_message_id, sms_id, status, callback IS NOT NULL FROM messages"
-                    f" WHERE carrier_message_id IN ({markers}) AND carrier_message_id IS NOT NULL",
-                ),
-                tuple(chunk),
-            )
-            for carrier_id, sms_id, status, has_callback in rows:
-                found[carrier_id] = (sms_id, status, bool(has_callback))
-        return found
-
-    def matched_receipts(self, limit: int) -> list[ReceiptMatch]:
-        """Inbox receipts whose part is known by now (oldest first), with the part's current status."""
-        rows = self.conn.exec_driver_sql(
-            _driver_sql(
-                self.conn.dialect,
-                "SELECT r.id, m.sms_id, m.status, r.stat, r.error_code, m.callback IS NOT NULL"
-                " FROM receipt_inbox r JOIN messages m ON m.carrier_message_id = r.carrier_message_id"
-                " WHERE m.carrier_message_id IS NOT NULL ORDER BY r.id LIMIT ?",
-            ),
-            (limit,),
-        )
-        return [
-            ReceiptMatch(inbox_id, sms_id, status, stat, error_code, bool(has_callback))
-            for inbox_id, sms_id, status, stat, error_code, has_callback in rows
-        ]
-
     def apply_statuses(self, items: Sequence[tuple[str, str, str]], now: datetime) -> None:
         """Receipt results: only a part that is not final yet moves (statuses only move forward)."""
         if items:
-            at = _binder(self.conn.dialect, "messages", "status_date")(now)
+            at = binder(self.conn.dialect, "messages", "status_date")(now)
             if self._postgres:
                 # One row per part, as applying them in order would leave it: the first final status, else
                 # the last one (an UPDATE … FROM joining a part twice would pick either).
@@ -414,23 +300,12 @@ class DispatchRepository:
                 )
                 return
             self.conn.exec_driver_sql(
-                _driver_sql(
+                driver_sql(
                     self.conn.dialect,
                     "UPDATE messages SET status = ?, detailed_status = ?, status_date = ?, delivered_at = ?"
                     f" WHERE sms_id = ? AND {_NOT_FINAL_SQL}",
                 ),
                 [(status, detailed, at, at, sms_id) for sms_id, status, detailed in items],
-            )
-
-    def delete_receipts(self, inbox_ids: Sequence[int]) -> None:
-        if inbox_ids and self._postgres:
-            self.conn.exec_driver_sql(
-                "DELETE FROM receipt_inbox WHERE id = ANY(%s::integer[])", (list(inbox_ids),)
-            )
-        elif inbox_ids:
-            self.conn.exec_driver_sql(
-                _driver_sql(self.conn.dialect, "DELETE FROM receipt_inbox WHERE id = ?"),
-                [(inbox_id,) for inbox_id in inbox_ids],
             )
 
 

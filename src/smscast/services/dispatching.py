@@ -21,7 +21,8 @@ from sqlalchemy.engine import Connection
 from smscast.carriers.base import DeliveryReport, OutboundPart, SubmitResult
 from smscast.db.accounts import AccountRepository
 from smscast.db.database import Database
-from smscast.db.dispatch import ClaimedPart, DispatchRepository, Receipt
+from smscast.db.dispatch import ClaimedPart, DispatchRepository
+from smscast.db.receipts import Receipt, ReceiptRepository
 from smscast.domain.clock import Clock
 from smscast.domain.numbers import zones_of
 from smscast.domain.pricing import PriceList
@@ -187,7 +188,7 @@ class DispatchService:
             rest = [report for report in receipts if report.carrier_id not in folded]
             if rest:
                 self._apply_own_receipts(conn, repo, results, rest, now)
-            if sent and not repo.inbox_is_empty():
+            if sent and not ReceiptRepository(conn).inbox_is_empty():
                 # Receipts that overtook this write (the SMSC answers, then reports at once): apply now
                 # rather than at the next maintenance pass.
                 self._apply_inbox(conn, repo, 5000)
@@ -215,7 +216,7 @@ class DispatchService:
             if part.has_callback and status is not MessageStatus.SENT:
                 moved.append(part.sms_id)
         repo.apply_statuses(updates, now)
-        repo.add_receipts(waiting, now)
+        ReceiptRepository(conn).add_receipts(waiting, now)
         self.callbacks.parts_changed(conn, moved, now)
 
     def store_receipts(self, reports: Sequence[DeliveryReport]) -> None:
@@ -223,8 +224,8 @@ class DispatchService:
         applied to it, the others wait in the inbox for the part's submit result (``record`` applies them)."""
         now = self.clock.now()
         with self.db.write() as conn:
-            repo = DispatchRepository(conn)
-            parts = repo.parts_by_carrier_ids([r.carrier_id for r in reports])
+            inbox = ReceiptRepository(conn)
+            parts = inbox.parts_by_carrier_ids([r.carrier_id for r in reports])
             updates: list[tuple[str, str, str]] = []
             moved: list[str] = []
             waiting: list[Receipt] = []
@@ -239,8 +240,8 @@ class DispatchService:
                 # Statuses only move forward: a final part ignores a late or repeated receipt.
                 if has_callback and current not in FINAL_VALUES and status.value != current:
                     moved.append(sms_id)
-            repo.apply_statuses(updates, now)
-            repo.add_receipts(waiting, now)
+            DispatchRepository(conn).apply_statuses(updates, now)
+            inbox.add_receipts(waiting, now)
             self.callbacks.parts_changed(conn, moved, now)
         if waiting:
             # A part's submit result may have been committed meanwhile by a concurrent writer (PostgreSQL).
@@ -257,7 +258,8 @@ class DispatchService:
                 return applied
 
     def _apply_inbox(self, conn: Connection, repo: DispatchRepository, batch: int) -> int:
-        matches = repo.matched_receipts(batch)
+        inbox = ReceiptRepository(conn)
+        matches = inbox.matched_receipts(batch)
         if not matches:
             return 0
         updates = []
@@ -270,7 +272,7 @@ class DispatchService:
                 moved.append(match.sms_id)
         now = self.clock.now()
         repo.apply_statuses(updates, now)
-        repo.delete_receipts([m.inbox_id for m in matches])
+        inbox.delete_receipts([m.inbox_id for m in matches])
         self.callbacks.parts_changed(conn, moved, now)
         return len(matches)
 
@@ -291,7 +293,7 @@ class DispatchService:
     def purge_unmatched_receipts(self) -> int:
         """Forget receipts no part claimed within ``receipt_retention`` (see ``DispatchSettings``)."""
         with self.db.write() as conn:
-            return DispatchRepository(conn).purge_receipts(self.clock.now() - self.settings.receipt_retention)
+            return ReceiptRepository(conn).purge_receipts(self.clock.now() - self.settings.receipt_retention)
 
     def release_expired_leases(self) -> int:
         with self.db.write() as conn:
