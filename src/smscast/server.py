@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+from types import FrameType
 
 import uvicorn
 
@@ -31,12 +33,26 @@ async def _serve(server: uvicorn.Server, container: Container, run_engine: bool)
     stop = asyncio.Event()
     if run_engine:
         engine_task = asyncio.create_task(_run_engine(container, stop))
+    # uvicorn handles SIGINT/SIGTERM during serve() and then raises the signal again for the handler it
+    # found: with Python's defaults that killed the process before the engine could finish its batch,
+    # record it and unbind. With these handlers the process ends once the engine has stopped; a second
+    # signal ends it at once (nothing accepted is lost: leases hand unfinished parts out again).
+    received: list[int] = []
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if received:
+            os._exit(128 + signum)
+        received.append(signum)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         await server.serve()
     finally:
         stop.set()
         if engine_task is not None:
             await engine_task
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def run_worker(container: Container) -> None:

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from smscast.bootstrap import Container
@@ -18,12 +19,20 @@ from smscast.carriers.base import DeliveryReport
 from smscast.carriers.factory import carrier_from_url
 from smscast.carriers.process import ProcessCarrier
 from smscast.carriers.smpp import SmppCarrier
+from smscast.db.schema import messages
+from smscast.domain.statuses import SENDING
 from tests.conftest import new_tenant
 from tests.e2e.test_engine_smpp import FAST, smsc, state, statuses
 from tests.engine_harness import running_engine, wait_for
 from tests.process_harness import (
+    Api,
+    accepted_so_far,
     carrier_url,
+    create_account,
     free_port,
+    migrate_database,
+    numbers,
+    recorded_parts,
     simulator,
     smscast_env,
     smscast_serve,
@@ -110,3 +119,33 @@ def test_the_carrier_process_never_outlives_serve(database_url: str, tmp_path: P
             assert "smscast.carriers.process" in Path(f"/proc/{child}/cmdline").read_text()
             server.kill()
             wait_until(lambda: not _alive(child), 60, "the orphaned carrier process to exit")
+
+
+def test_sigterm_finishes_the_batch_in_flight_and_unbinds(database_url: str, tmp_path: Path) -> None:
+    """`smscast serve` stopped by SIGTERM mid-campaign: its engine records the batch it was sending (nothing
+    left `Sending`, everything the SMSC accepted has its carrier id), closes the carrier process, exits 0."""
+    with simulator() as sim:
+        env = smscast_env(database_url, carrier_url(sim, window=WINDOW, tps=200))
+        migrate_database(env)
+        creds = create_account(env)
+        with smscast_serve(env, tmp_path) as server:
+            api = Api.login(server.base_url, creds)
+            campaign = api.post(
+                "/sms/campaign", json={"body": "Hi", "from": "ACME", "to": numbers("3069487", 600)}
+            )
+            wait_until(lambda: accepted_so_far(sim) >= 100, 60, "100 parts at the SMSC")
+            (child,) = _children(server.pid)
+            server.stop()
+            assert server.exit_codes == [0], server.log_tail()
+            assert not _alive(child)
+            accepted = accepted_so_far(sim)
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            sending = conn.execute(
+                sa.select(sa.func.count()).select_from(messages).where(messages.c.status == SENDING)
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert sending == 0
+    assert recorded_parts(database_url, campaign["trackingId"]) == accepted
