@@ -121,9 +121,13 @@ def test_the_carrier_process_never_outlives_serve(database_url: str, tmp_path: P
             wait_until(lambda: not _alive(child), 60, "the orphaned carrier process to exit")
 
 
-def test_sigterm_finishes_the_batch_in_flight_and_unbinds(database_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("whole_group", [False, True], ids=["serve", "serve-and-carrier"])
+def test_sigterm_finishes_the_batch_in_flight_and_unbinds(
+    database_url: str, tmp_path: Path, whole_group: bool
+) -> None:
     """`smscast serve` stopped by SIGTERM mid-campaign: its engine records the batch it was sending (nothing
-    left `Sending`, everything the SMSC accepted has its carrier id), closes the carrier process, exits 0."""
+    left `Sending`, everything the SMSC accepted has its carrier id), closes the carrier process, exits 0.
+    Also when the carrier process gets the signal too (Ctrl-C in a terminal, systemd's cgroup kill)."""
     with simulator() as sim:
         env = smscast_env(database_url, carrier_url(sim, window=WINDOW, tps=200))
         migrate_database(env)
@@ -135,6 +139,8 @@ def test_sigterm_finishes_the_batch_in_flight_and_unbinds(database_url: str, tmp
             )
             wait_until(lambda: accepted_so_far(sim) >= 100, 60, "100 parts at the SMSC")
             (child,) = _children(server.pid)
+            if whole_group:
+                os.kill(child, signal.SIGTERM)
             server.stop()
             assert server.exit_codes == [0], server.log_tail()
             assert not _alive(child)

@@ -24,6 +24,7 @@ import itertools
 import logging
 import os
 import pickle
+import signal
 import socket
 import struct
 import sys
@@ -296,6 +297,11 @@ async def _child(fd: int) -> None:
 
 def main() -> None:
     from smscast.logging_redaction import install_log_redaction
+
+    # Ctrl-C reaches the whole process group and systemd signals the whole cgroup: the engine's process
+    # decides when this one stops ("close", or its end of the socket closing), after its batch is recorded.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
     logging.basicConfig(
         level=os.environ.get("SMSCAST_LOG_LEVEL", "INFO").upper(),
