@@ -10,6 +10,7 @@ import pytest
 
 from smscast.bootstrap import Container
 from smscast.db.contacts import ContactRepository
+from smscast.db.recipients import RecipientRepository
 from tests.conftest import Tenant, assert_error
 
 GR = "+306948530920"
@@ -273,7 +274,7 @@ def test_repository_records(container: Container, tenant: Tenant, other_tenant: 
     tenant.post("/contacts/my/blacklist/Sms", json=[b["id"]])
     foreign = add(other_tenant, mobile(5))
     with container.db.read() as conn:
-        repo = ContactRepository(conn)
+        repo = RecipientRepository(conn)
         records = repo.by_ids(tenant.account_id, [b["id"], a["id"], foreign["id"], "0" * 24])
         assert [r.id for r in records] == sorted([a["id"], b["id"]])
         nick = next(r for r in records if r.id == a["id"])

@@ -1,27 +1,29 @@
-"""Contacts, custom label definitions and values, and the per-service blacklist (api.md §7).
+"""Contacts and custom label definitions and values (api.md §7). The per-service blacklist is in
+``blacklist``, the contacts as the campaign engine reads them in ``recipients``, the helpers the contact
+and group repositories share in ``bulk``.
 
 Every method is scoped by ``account_id``: a contact id of another account behaves exactly like an unknown
 id. The caller owns the transaction (``Database.write()`` / ``.read()``); nothing here commits.
 
 Two read shapes:
-- ``ContactRecord``: what the campaign engine needs to send (mobile, country, label values for
-  personalisation, blacklisted services), loaded in batches.
+- ``ContactRecord`` (``recipients``): what the campaign engine needs to send (mobile, country, label
+  values for personalisation, blacklisted services), loaded in batches.
 - ``ContactRow``: the full contact as the API shows it (default fields, groups, typed custom labels).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Row
 
-from smscast.db.schema import blacklist, contact_labels, contacts, group_members, groups, label_definitions
+from smscast.db.blacklist import BlacklistRepository
+from smscast.db.bulk import chunks, unique_guard
+from smscast.db.schema import contact_labels, contacts, group_members, groups, label_definitions
 
 #: The labels every contact has, stored as columns. Custom labels live in ``contact_labels``.
 DEFAULT_LABEL_COLUMNS: Final[Mapping[str, sa.Column[Any]]] = {
@@ -42,66 +44,6 @@ NOT_LISTED_GROUP: Final = "NotListed"
 ALL_GROUP_ID: Final = 0
 NOT_LISTED_GROUP_ID: Final = -1
 VIRTUAL_GROUP_IDS: Final[Mapping[str, int]] = {ALL_GROUP: ALL_GROUP_ID, NOT_LISTED_GROUP: NOT_LISTED_GROUP_ID}
-
-# Bound parameters per IN list: far below SQLite's 32,766 and cheap for PostgreSQL.
-CHUNK: Final = 5000
-
-T = TypeVar("T")
-
-_RECORD_COLUMNS: Final = (
-    contacts.c.id,
-    contacts.c.mobile,
-    contacts.c.first_name,
-    contacts.c.last_name,
-    contacts.c.email,
-    contacts.c.country,
-)
-
-
-def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-class UniqueViolation(Exception):
-    """A unique key rejected a write: a concurrent request stored the same mobile, group or label name
-    between this transaction's check and its insert (PostgreSQL; SQLite serialises writers). The
-    transaction is unusable afterwards: let it roll back."""
-
-
-@contextmanager
-def unique_guard() -> Iterator[None]:
-    """Turn a unique-key ``IntegrityError`` into ``UniqueViolation`` (other integrity errors pass)."""
-    try:
-        yield
-    except sa.exc.IntegrityError as exc:
-        sqlstate = getattr(exc.orig, "sqlstate", None)
-        if sqlstate == "23505" or "UNIQUE constraint failed" in str(exc.orig):
-            raise UniqueViolation(str(exc.orig)) from exc
-        raise
-
-
-def insert_ignoring_duplicates(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert ``rows``, skipping those whose key exists (``ON CONFLICT DO NOTHING``, both backends)."""
-    if not rows:
-        return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(table).on_conflict_do_nothing(), list(rows))
-
-
-@dataclass(frozen=True, slots=True)
-class ContactRecord:
-    """A recipient as the campaign engine sees it.
-
-    ``labels`` maps every label name with a value to that value: the default labels (``firstName``,
-    ``lastName``, ``mobile``, ``email``, ``country``) when set, and the custom ones.
-    """
-
-    id: str
-    mobile: str
-    country: str | None
-    labels: dict[str, str]
-    blacklisted_services: frozenset[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,7 +307,7 @@ class ContactRepository:
         present = list(base)
         types = self.label_types(account_id)
         labels = self._custom_labels(present)
-        blacklisted = self._blacklisted(present)
+        blacklisted = BlacklistRepository(self.conn).blacklisted(present)
         memberships = self._group_names(present)
         out: list[ContactRow] = []
         for cid in ids:
@@ -419,128 +361,6 @@ class ContactRepository:
         ).scalars()
         return list(ids), int(total)
 
-    # --- blacklist ---------------------------------------------------------------------------------
-
-    def blacklist_add(self, ids: Sequence[str], service: str) -> int:
-        """Blacklist ``ids`` (already checked to belong to the account) for ``service``; returns how many
-        were not blacklisted for it before."""
-        already = self._blacklisted_among(ids, service)
-        fresh = [cid for cid in dict.fromkeys(ids) if cid not in already]
-        insert_ignoring_duplicates(
-            self.conn, blacklist, [{"contact_id": cid, "service": service} for cid in fresh]
-        )
-        return len(fresh)
-
-    def blacklist_remove(self, ids: Sequence[str], service: str) -> int:
-        removed = 0
-        for part in chunks(list(dict.fromkeys(ids))):
-            removed += self.conn.execute(
-                blacklist.delete().where(blacklist.c.service == service, blacklist.c.contact_id.in_(part))
-            ).rowcount
-        return removed
-
-    def blacklist_remove_where(self, condition: sa.ColumnElement[bool], service: str) -> int:
-        """Remove ``service`` blacklist entries of the contacts matching ``condition`` (with the account)."""
-        return self.conn.execute(
-            blacklist.delete().where(
-                blacklist.c.service == service,
-                blacklist.c.contact_id.in_(sa.select(contacts.c.id).where(condition)),
-            )
-        ).rowcount
-
-    def blacklisted_ids(self, account_id: str, service: str) -> list[str]:
-        return list(
-            self.conn.execute(
-                sa.select(contacts.c.id)
-                .join(blacklist, blacklist.c.contact_id == contacts.c.id)
-                .where(contacts.c.account_id == account_id, blacklist.c.service == service)
-                .order_by(contacts.c.id)
-            ).scalars()
-        )
-
-    # --- records for the campaign engine -----------------------------------------------------------
-
-    def by_ids(self, account_id: str, ids: Sequence[str], *, with_labels: bool = True) -> list[ContactRecord]:
-        """Records of the contacts of ``account_id`` among ``ids``, ordered by id; unknown ids left out.
-        ``with_labels=False`` leaves every ``labels`` empty (cheaper, for a body that uses none)."""
-        rows: list[Row[Any]] = []
-        for part in chunks(sorted(set(ids))):
-            rows.extend(
-                self.conn.execute(
-                    sa.select(*_RECORD_COLUMNS)
-                    .where(contacts.c.account_id == account_id, contacts.c.id.in_(part))
-                    .order_by(contacts.c.id)
-                )
-            )
-        return self.records(rows, with_labels=with_labels)
-
-    def by_mobiles(self, account_id: str, mobiles: Sequence[str]) -> dict[str, ContactRecord]:
-        """mobile → record, for the mobiles among ``mobiles`` that belong to a contact of ``account_id``."""
-        rows: list[Row[Any]] = []
-        unique = list(dict.fromkeys(mobiles))
-        if self.conn.dialect.name == "postgresql" and unique:
-            # One array parameter: an IN list of 20,000 placeholders cost psycopg 0.16 s just to rewrite
-            # the statement's text (a POST /sms/campaign with 20,000 numbers took 0.3 s here).
-            among = contacts.c.mobile == sa.any_(sa.literal(unique, postgresql.ARRAY(sa.String())))
-            query = sa.select(*_RECORD_COLUMNS).where(contacts.c.account_id == account_id, among)
-            rows.extend(self.conn.execute(query))
-            return {record.mobile: record for record in self.records(rows)}
-        for part in chunks(unique):
-            rows.extend(
-                self.conn.execute(
-                    sa.select(*_RECORD_COLUMNS).where(
-                        contacts.c.account_id == account_id, contacts.c.mobile.in_(part)
-                    )
-                )
-            )
-        return {record.mobile: record for record in self.records(rows)}
-
-    def ids_after(self, condition: sa.ColumnElement[bool], after: str, limit: int) -> list[str]:
-        """Up to ``limit`` ids of contacts matching ``condition`` with ``id > after``, ordered (keyset)."""
-        return list(
-            self.conn.execute(
-                sa.select(contacts.c.id)
-                .where(condition, contacts.c.id > after)
-                .order_by(contacts.c.id)
-                .limit(limit)
-            ).scalars()
-        )
-
-    def record_rows_after(self, condition: sa.ColumnElement[bool], after: str, limit: int) -> list[Row[Any]]:
-        """Up to ``limit`` record rows matching ``condition`` with ``id > after``, ordered by id (keyset)."""
-        return list(
-            self.conn.execute(
-                sa.select(*_RECORD_COLUMNS)
-                .where(condition, contacts.c.id > after)
-                .order_by(contacts.c.id)
-                .limit(limit)
-            )
-        )
-
-    def records(self, rows: Sequence[Row[Any]], *, with_labels: bool = True) -> list[ContactRecord]:
-        """``ContactRecord``s for rows selected with the record columns, in the same order
-        (``with_labels=False``: every ``labels`` empty)."""
-        ids = [row.id for row in rows]
-        blacklisted = self._blacklisted(ids)
-        if not with_labels:
-            nothing: frozenset[str] = frozenset()
-            return [
-                ContactRecord(
-                    row.id, row.mobile, row.country, {}, frozenset(blacklisted.get(row.id, nothing))
-                )
-                for row in rows
-            ]
-        labels = self._custom_labels(ids)
-        out: list[ContactRecord] = []
-        for row in rows:
-            values = {name: row._mapping[column.name] for name, column in DEFAULT_LABEL_COLUMNS.items()}
-            merged = {name: value for name, value in values.items() if value is not None}
-            merged.update(labels.get(row.id, {}))
-            out.append(
-                ContactRecord(row.id, row.mobile, row.country, merged, frozenset(blacklisted.get(row.id, ())))
-            )
-        return out
-
     # --- helpers -----------------------------------------------------------------------------------
 
     def custom_labels(self, ids: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -557,27 +377,6 @@ class ContactRepository:
             ):
                 out.setdefault(row.contact_id, {})[row.name] = row.value
         return out
-
-    def _blacklisted(self, ids: Sequence[str]) -> dict[str, set[str]]:
-        out: dict[str, set[str]] = {}
-        for part in chunks(ids):
-            for row in self.conn.execute(
-                sa.select(blacklist.c.contact_id, blacklist.c.service).where(blacklist.c.contact_id.in_(part))
-            ):
-                out.setdefault(row.contact_id, set()).add(row.service)
-        return out
-
-    def _blacklisted_among(self, ids: Sequence[str], service: str) -> set[str]:
-        found: set[str] = set()
-        for part in chunks(list(dict.fromkeys(ids))):
-            found.update(
-                self.conn.execute(
-                    sa.select(blacklist.c.contact_id).where(
-                        blacklist.c.service == service, blacklist.c.contact_id.in_(part)
-                    )
-                ).scalars()
-            )
-        return found
 
     def _group_names(self, ids: Sequence[str]) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}

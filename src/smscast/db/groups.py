@@ -19,19 +19,17 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from smscast.db.bulk import chunks, insert_ignoring_duplicates, unique_guard
 from smscast.db.contacts import (
     ALL_GROUP_ID,
     DEFAULT_LABEL_COLUMNS,
     NOT_LISTED_GROUP_ID,
     VIRTUAL_GROUP_IDS,
-    ContactRecord,
     ContactRepository,
-    chunks,
     in_groups,
-    insert_ignoring_duplicates,
     member_condition,
-    unique_guard,
 )
+from smscast.db.recipients import ContactRecord, RecipientRepository
 from smscast.db.schema import blacklist, contact_labels, contacts, group_members, groups
 
 #: Filter operators (Routee's names) for groups created with the ``Filtered`` strategy.
@@ -215,7 +213,7 @@ class GroupRepository:
         ``All`` is every contact of the account. Each batch reflects the database when it was read.
         """
         ids = set(group_ids)
-        repo = ContactRepository(self.conn)
+        repo = RecipientRepository(self.conn)
         if ALL_GROUP_ID in ids:
             yield from self._iter_contacts(repo, contacts.c.account_id == account_id, batch, with_labels)
             return
@@ -311,7 +309,9 @@ class GroupRepository:
             after = ids[-1]
 
     @staticmethod
-    def _contact_ids(repo: ContactRepository, condition: sa.ColumnElement[bool], batch: int) -> Iterator[str]:
+    def _contact_ids(
+        repo: RecipientRepository, condition: sa.ColumnElement[bool], batch: int
+    ) -> Iterator[str]:
         after = ""
         while True:
             ids = repo.ids_after(condition, after, batch)
@@ -322,7 +322,7 @@ class GroupRepository:
 
     @staticmethod
     def _iter_contacts(
-        repo: ContactRepository, condition: sa.ColumnElement[bool], batch: int, with_labels: bool
+        repo: RecipientRepository, condition: sa.ColumnElement[bool], batch: int, with_labels: bool
     ) -> Iterator[list[ContactRecord]]:
         after = ""
         while True:

@@ -15,9 +15,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from smscast.db.contacts import ContactRepository
 from smscast.db.database import Database
 from smscast.db.groups import GroupRepository
+from smscast.db.recipients import RecipientRepository
 from smscast.domain.analysis import final_text
 from smscast.domain.campaigns import CampaignDefinition
 from smscast.domain.numbers import region_of, validate_numbers
@@ -164,7 +164,7 @@ class Recipients:
         self._batch = batch
         numbers = validate_numbers(list(definition.to), "to")
         with db.read() as conn:
-            contacts = ContactRepository(conn)
+            contacts = RecipientRepository(conn)
             known = contacts.by_mobiles(account_id, [n.e164 for n in numbers])
             chosen = {c.id: c for c in contacts.by_ids(account_id, list(definition.contacts))}
             self.names = list(dict.fromkeys(str(n) for n in definition.groups))

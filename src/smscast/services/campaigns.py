@@ -26,9 +26,9 @@ from smscast.db.campaigns import (
     CampaignWrite,
     ProgressPoint,
 )
-from smscast.db.contacts import ContactRepository
 from smscast.db.database import Database
 from smscast.db.groups import GroupRepository
+from smscast.db.recipients import RecipientRepository
 from smscast.domain.analysis import CampaignAnalysis
 from smscast.domain.auth import Principal
 from smscast.domain.campaigns import (
@@ -284,7 +284,7 @@ class CampaignService:
         numbers: list[PhoneNumber],
         analysis: CampaignAnalysis,
     ) -> None:
-        contacts_repo = ContactRepository(conn)
+        contacts_repo = RecipientRepository(conn)
         groups_repo = GroupRepository(conn)
         contacts = contacts_repo.by_ids(account_id, list(dict.fromkeys(definition.contacts)))
         found = {c.id for c in contacts}

@@ -33,7 +33,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from smscast.db.contacts import ALL_GROUP, NOT_LISTED_GROUP, ContactRepository, NewContact, UniqueViolation
+from smscast.db.bulk import UniqueViolation
+from smscast.db.contacts import ALL_GROUP, NOT_LISTED_GROUP, ContactRepository, NewContact
 from smscast.db.database import Database
 from smscast.db.groups import GroupRepository
 from smscast.domain.clock import Clock

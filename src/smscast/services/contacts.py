@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 import sqlalchemy as sa
 
+from smscast.db.blacklist import BlacklistRepository
+from smscast.db.bulk import UniqueViolation
 from smscast.db.contacts import (
     ALL_GROUP_ID,
     DEFAULT_LABELS,
@@ -27,7 +29,6 @@ from smscast.db.contacts import (
     ContactRepository,
     ContactRow,
     NewContact,
-    UniqueViolation,
     text_condition,
 )
 from smscast.db.database import Database
@@ -334,17 +335,15 @@ class ContactService:
         400000000 (service), 404002001 (any id unknown: nothing changes)."""
         check_service(service)
         with self.db.write() as conn:
-            repo = ContactRepository(conn)
-            _require_contacts(repo, account_id, ids)
-            return repo.blacklist_add(ids, service)
+            _require_contacts(ContactRepository(conn), account_id, ids)
+            return BlacklistRepository(conn).blacklist_add(ids, service)
 
     def blacklist_remove(self, account_id: str, service: str, ids: Sequence[str]) -> int:
         """Take contacts off ``service``'s blacklist; returns how many were on it."""
         check_service(service)
         with self.db.write() as conn:
-            repo = ContactRepository(conn)
-            _require_contacts(repo, account_id, ids)
-            return repo.blacklist_remove(ids, service)
+            _require_contacts(ContactRepository(conn), account_id, ids)
+            return BlacklistRepository(conn).blacklist_remove(ids, service)
 
     def blacklist_remove_groups(self, account_id: str, service: str, group_names: Sequence[str]) -> int:
         """Take every member of the named groups off ``service``'s blacklist (404002003 if one is unknown)."""
@@ -356,7 +355,7 @@ class ContactService:
             missing = [name for name in group_names if name not in found]
             if missing:
                 raise GroupNotFound(f"The group {missing[0]} does not exist")
-            return ContactRepository(conn).blacklist_remove_where(
+            return BlacklistRepository(conn).blacklist_remove_where(
                 member_condition(account_id, found.values()), service
             )
 
@@ -364,8 +363,8 @@ class ContactService:
         """The contacts blacklisted for ``service``, by id."""
         check_service(service)
         with self.db.read() as conn:
-            repo = ContactRepository(conn)
-            return repo.rows(account_id, repo.blacklisted_ids(account_id, service))
+            ids = BlacklistRepository(conn).blacklisted_ids(account_id, service)
+            return ContactRepository(conn).rows(account_id, ids)
 
     # --- bulk import -------------------------------------------------------------------------------
 

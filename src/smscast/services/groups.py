@@ -20,6 +20,7 @@ from typing import Final
 
 import sqlalchemy as sa
 
+from smscast.db.bulk import UniqueViolation
 from smscast.db.contacts import (
     ALL_GROUP,
     ALL_GROUP_ID,
@@ -29,7 +30,6 @@ from smscast.db.contacts import (
     VIRTUAL_GROUP_IDS,
     ContactRepository,
     ContactRow,
-    UniqueViolation,
 )
 from smscast.db.database import Database
 from smscast.db.groups import (
