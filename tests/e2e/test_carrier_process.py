@@ -30,7 +30,6 @@ from tests.process_harness import (
     carrier_url,
     create_account,
     free_port,
-    migrate_database,
     numbers,
     recorded_parts,
     simulator,
@@ -109,10 +108,10 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_the_carrier_process_never_outlives_serve(database_url: str, tmp_path: Path) -> None:
+def test_the_carrier_process_never_outlives_serve(isolated_database_url: str, tmp_path: Path) -> None:
     """kill -9 of `smscast serve`: its carrier process sees the socket close and exits by itself."""
     with simulator() as sim:
-        env = smscast_env(database_url, carrier_url(sim, window=WINDOW))
+        env = smscast_env(isolated_database_url, carrier_url(sim, window=WINDOW))
         with smscast_serve(env, tmp_path) as server:
             wait_until(lambda: len(_children(server.pid)) == 1, 30, "the carrier process")
             (child,) = _children(server.pid)
@@ -123,14 +122,14 @@ def test_the_carrier_process_never_outlives_serve(database_url: str, tmp_path: P
 
 @pytest.mark.parametrize("whole_group", [False, True], ids=["serve", "serve-and-carrier"])
 def test_sigterm_finishes_the_batch_in_flight_and_unbinds(
-    database_url: str, tmp_path: Path, whole_group: bool
+    isolated_database_url: str, tmp_path: Path, whole_group: bool
 ) -> None:
     """`smscast serve` stopped by SIGTERM mid-campaign: its engine records the batch it was sending (nothing
     left `Sending`, everything the SMSC accepted has its carrier id), closes the carrier process, exits 0.
     Also when the carrier process gets the signal too (Ctrl-C in a terminal, systemd's cgroup kill)."""
+    database_url = isolated_database_url  # serve sends everything queued: only this test's campaign
     with simulator() as sim:
         env = smscast_env(database_url, carrier_url(sim, window=WINDOW, tps=200))
-        migrate_database(env)
         creds = create_account(env)
         with smscast_serve(env, tmp_path) as server:
             api = Api.login(server.base_url, creds)
