@@ -114,6 +114,7 @@ def seed_group(engine: sa.Engine, account_id: str, n: int) -> None:
                 ((group_id, cid) for cid in ids),
             )
             cursor.execute("COMMIT")
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # as the CHECKPOINT below, for SQLite's WAL
         else:
             stamp = now.isoformat(sep=" ") + "+00"
             buffer = io.StringIO()
@@ -130,6 +131,11 @@ def seed_group(engine: sa.Engine, account_id: str, n: int) -> None:
                 copy.write(buffer.getvalue())
             raw.commit()
             cursor.execute("ANALYZE")
+            raw.commit()
+            # The seeding's write-ahead log is written out now, not during the timed expansion: a group of a
+            # million contacts is imported long before a campaign to it starts. (Without it the expansion
+            # ran at 77,000-122,000/s depending on when the server's checkpoint fell.)
+            cursor.execute("CHECKPOINT")
             raw.commit()
     finally:
         raw.close()
