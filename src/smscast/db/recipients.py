@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Row
 
 from smscast.db.blacklist import BlacklistRepository
@@ -64,15 +65,19 @@ class RecipientRepository:
 
     def by_mobiles(self, account_id: str, mobiles: Sequence[str]) -> dict[str, ContactRecord]:
         """mobile → record, for the mobiles among ``mobiles`` that belong to a contact of ``account_id``."""
+        unique = list(dict.fromkeys(mobiles))
+        among: list[sa.ColumnElement[bool]]
+        if self.conn.dialect.name == "postgresql":
+            # One array parameter: an IN list of 20,000 placeholders cost psycopg 0.16 s just to rewrite
+            # the statement's text (a POST /sms/campaign with 20,000 numbers took 0.3 s here).
+            array = sa.literal(unique, postgresql.ARRAY(sa.String()))
+            among = [contacts.c.mobile == sa.any_(array)] if unique else []
+        else:
+            among = [contacts.c.mobile.in_(part) for part in chunks(unique)]
         rows: list[Row[Any]] = []
-        for part in chunks(list(dict.fromkeys(mobiles))):
-            rows.extend(
-                self.conn.execute(
-                    sa.select(*_RECORD_COLUMNS).where(
-                        contacts.c.account_id == account_id, contacts.c.mobile.in_(part)
-                    )
-                )
-            )
+        for condition in among:
+            query = sa.select(*_RECORD_COLUMNS).where(contacts.c.account_id == account_id, condition)
+            rows.extend(self.conn.execute(query))
         return {record.mobile: record for record in self.records(rows)}
 
     def ids_after(self, condition: sa.ColumnElement[bool], after: str, limit: int) -> list[str]:
