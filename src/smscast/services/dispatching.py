@@ -10,7 +10,7 @@ charged again (a re-claim after a crash or a transient failure). If the balance 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -186,66 +186,51 @@ class DispatchService:
                 conn, [p.sms_id for p, _ in results if p.has_callback and p.sms_id in changed], now
             )
             rest = [report for report in receipts if report.carrier_id not in folded]
-            if rest:
-                self._apply_own_receipts(conn, repo, results, rest, now)
+            if rest:  # parts with a callback, or several receipts for one part: as any receipt, from Sent
+                just_sent = {
+                    result.carrier_id: (part.sms_id, _SENT, part.has_callback)
+                    for part, result in results
+                    if result.carrier_id is not None
+                }
+                self._apply_known(conn, just_sent, rest, now)
             if sent and not ReceiptRepository(conn).inbox_is_empty():
                 # Receipts that overtook this write (the SMSC answers, then reports at once): apply now
                 # rather than at the next maintenance pass.
                 self._apply_inbox(conn, repo, 5000)
-
-    def _apply_own_receipts(
-        self,
-        conn: Connection,
-        repo: DispatchRepository,
-        results: Sequence[tuple[ClaimedPart, SubmitResult]],
-        receipts: Sequence[DeliveryReport],
-        now: datetime,
-    ) -> None:
-        """Apply receipts for parts recorded ``Sent`` a moment ago in this transaction."""
-        by_carrier = {result.carrier_id: part for part, result in results if result.carrier_id is not None}
-        updates: list[tuple[str, str, str]] = []
-        moved: list[str] = []
-        waiting: list[Receipt] = []
-        for report in receipts:
-            part = by_carrier.get(report.carrier_id)
-            if part is None:  # not one of these parts after all: it waits like any other
-                waiting.append(Receipt(report.carrier_id, report.stat, report.error_code))
-                continue
-            status, detailed = status_from_receipt(report.stat)
-            updates.append((part.sms_id, status.value, detailed))
-            if part.has_callback and status is not MessageStatus.SENT:
-                moved.append(part.sms_id)
-        repo.apply_statuses(updates, now)
-        ReceiptRepository(conn).add_receipts(waiting, now)
-        self.callbacks.parts_changed(conn, moved, now)
 
     def store_receipts(self, reports: Sequence[DeliveryReport]) -> None:
         """Persist receipts (before the SMSC is answered): in one transaction, those whose part is known are
         applied to it, the others wait in the inbox for the part's submit result (``record`` applies them)."""
         now = self.clock.now()
         with self.db.write() as conn:
-            inbox = ReceiptRepository(conn)
-            parts = inbox.parts_by_carrier_ids([r.carrier_id for r in reports])
-            updates: list[tuple[str, str, str]] = []
-            moved: list[str] = []
-            waiting: list[Receipt] = []
-            for report in reports:
-                found = parts.get(report.carrier_id)
-                if found is None:
-                    waiting.append(Receipt(report.carrier_id, report.stat, report.error_code))
-                    continue
-                sms_id, current, has_callback = found
-                status, detailed = status_from_receipt(report.stat)
-                updates.append((sms_id, status.value, detailed))
-                # Statuses only move forward: a final part ignores a late or repeated receipt.
-                if has_callback and current not in FINAL_VALUES and status.value != current:
-                    moved.append(sms_id)
-            DispatchRepository(conn).apply_statuses(updates, now)
-            inbox.add_receipts(waiting, now)
-            self.callbacks.parts_changed(conn, moved, now)
+            parts = ReceiptRepository(conn).parts_by_carrier_ids([r.carrier_id for r in reports])
+            waiting = self._apply_known(conn, parts, reports, now)
         if waiting:
             # A part's submit result may have been committed meanwhile by a concurrent writer (PostgreSQL).
             self.apply_receipts()
+
+    def _apply_known(
+        self,
+        conn: Connection,
+        parts: Mapping[str, tuple[str, str, bool]],
+        reports: Sequence[DeliveryReport],
+        now: datetime,
+    ) -> bool:
+        """Apply the ``reports`` whose carrier id is in ``parts`` (→ sms_id, current status, has_callback);
+        the others wait in the inbox. True when some wait."""
+        known: list[tuple[str, str, bool, str]] = []
+        waiting: list[Receipt] = []
+        for report in reports:
+            found = parts.get(report.carrier_id)
+            if found is None:
+                waiting.append(Receipt(report.carrier_id, report.stat, report.error_code))
+            else:
+                known.append((*found, report.stat))
+        updates, moved = _receipt_changes(known)
+        DispatchRepository(conn).apply_statuses(updates, now)
+        ReceiptRepository(conn).add_receipts(waiting, now)
+        self.callbacks.parts_changed(conn, moved, now)
+        return bool(waiting)
 
     def apply_receipts(self, batch: int = 5000) -> int:
         """Apply the inbox's receipts whose part is known by now; returns how many."""
@@ -262,14 +247,7 @@ class DispatchService:
         matches = inbox.matched_receipts(batch)
         if not matches:
             return 0
-        updates = []
-        moved: list[str] = []
-        for match in matches:
-            status, detailed = status_from_receipt(match.stat)
-            updates.append((match.sms_id, status.value, detailed))
-            # Statuses only move forward: a final part ignores a late or repeated receipt.
-            if match.has_callback and match.status not in FINAL_VALUES and status.value != match.status:
-                moved.append(match.sms_id)
+        updates, moved = _receipt_changes((m.sms_id, m.status, m.has_callback, m.stat) for m in matches)
         now = self.clock.now()
         repo.apply_statuses(updates, now)
         inbox.delete_receipts([m.inbox_id for m in matches])
@@ -325,6 +303,22 @@ class DispatchService:
             self._price_list = self.prices.price_list()
             self._price_list_at = now
         return self._price_list
+
+
+def _receipt_changes(
+    receipts: Iterable[tuple[str, str, bool, str]],
+) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """For receipts as ``(sms_id, current status, has_callback, stat)``: the status writes, and the parts
+    with a callback that hear of the change. Statuses only move forward: a final part ignores a late or
+    repeated receipt (``apply_statuses`` leaves it as it is)."""
+    updates: list[tuple[str, str, str]] = []
+    moved: list[str] = []
+    for sms_id, current, has_callback, stat in receipts:
+        status, detailed = status_from_receipt(stat)
+        updates.append((sms_id, status.value, detailed))
+        if has_callback and current not in FINAL_VALUES and status.value != current:
+            moved.append(sms_id)
+    return updates, moved
 
 
 @lru_cache(maxsize=256)
