@@ -39,9 +39,13 @@ _LENGTH = struct.Struct(">I")
 RESTART_BACKOFF_S = (0.5, 1.0, 2.0, 5.0, 10.0)
 
 
-async def _send(writer: asyncio.StreamWriter, message: tuple[Any, ...]) -> None:
+def _frame(message: tuple[Any, ...]) -> bytes:
     data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    writer.write(_LENGTH.pack(len(data)) + data)
+    return _LENGTH.pack(len(data)) + data
+
+
+async def _send(writer: asyncio.StreamWriter, message: tuple[Any, ...]) -> None:
+    writer.write(_frame(message))
     await writer.drain()
 
 
@@ -202,8 +206,7 @@ class ProcessCarrier:
                 if entry is not None:
                     entry[0](entry[1], SubmitResult(None, error="carrier not running", retry=True))
             return
-        data = pickle.dumps(("submit", batch), protocol=pickle.HIGHEST_PROTOCOL)
-        writer.write(_LENGTH.pack(len(data)) + data)
+        writer.write(_frame(("submit", batch)))
 
     async def submit(self, part: OutboundPart) -> SubmitResult:
         future: asyncio.Future[SubmitResult] = asyncio.get_running_loop().create_future()
@@ -242,8 +245,7 @@ async def _child(fd: int) -> None:
     def flush_results() -> None:
         batch, results[:] = results[:], []
         if not writer.is_closing():
-            data = pickle.dumps(("results", batch), protocol=pickle.HIGHEST_PROTOCOL)
-            writer.write(_LENGTH.pack(len(data)) + data)
+            writer.write(_frame(("results", batch)))
 
     def on_result(tokens: list[int], index: int, result: SubmitResult) -> None:
         if not results:

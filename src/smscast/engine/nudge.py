@@ -33,8 +33,7 @@ class Nudge:
         """Return after ``seconds``, or sooner when notified or when ``stop`` is set."""
         event = self._event
         if event is None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), seconds)
+            await wait_unless_stopped(stop, seconds)
             return
         waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(event.wait())]
         try:
@@ -43,3 +42,9 @@ class Nudge:
             for waiter in waiters:
                 waiter.cancel()
         event.clear()
+
+
+async def wait_unless_stopped(stop: asyncio.Event, seconds: float) -> None:
+    """Return after ``seconds``, or sooner when ``stop`` is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from smscast.carriers.base import Carrier, DeliveryReport, OutboundPart, SubmitR
 from smscast.db.dispatch import ClaimedPart
 from smscast.db.errors import FaultLog
 from smscast.engine.callbacks import CallbackSender
-from smscast.engine.nudge import Nudge
+from smscast.engine.nudge import Nudge, wait_unless_stopped
 from smscast.engine.receipts import ReceiptBatcher
 from smscast.services.campaign_start import CampaignStarter
 from smscast.services.dispatching import DispatchService, outbound
@@ -116,7 +115,7 @@ class Engine:
                 self.faults.failure(name, exc, every_s)
             if not busy:
                 if nudge is None:
-                    await _wait(stop, every_s)
+                    await wait_unless_stopped(stop, every_s)
                 else:
                     await nudge.wait(stop, every_s)
 
@@ -160,7 +159,7 @@ class Engine:
                 self.faults.succeeded(f"dispatcher {number} claim")
             except Exception as exc:
                 self.faults.failure(f"dispatcher {number} claim", exc, FAILED_PAUSE_S)
-                await _wait(stop, FAILED_PAUSE_S)
+                await wait_unless_stopped(stop, FAILED_PAUSE_S)
                 continue
             if not parts:
                 await self.dispatch_nudge.wait(stop, self.settings.idle_s)
@@ -279,8 +278,3 @@ class Engine:
         except Exception as exc:
             log.warning("submit of %s failed: %s", part.sms_id, exc)
             return SubmitResult(None, error=str(exc), retry=True)
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
