@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from smscast.domain.quiet_hours import Window, parse_windows
+
+N = TypeVar("N", int, float)
 
 DEFAULT_DATABASE_URL = "sqlite:///smscast.db"
 DEFAULT_CARRIER_URL = "sandbox://"
@@ -146,40 +149,47 @@ class Settings:
         return self.database_url.startswith("sqlite")
 
 
+_POSITIVE = "must be greater than 0"
+
+
 def _positive_float(env: Mapping[str, str], name: str, default: float) -> float:
-    text = env.get(name)
-    if text is None:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise SettingsError(f"{name}={text!r}: a number of seconds") from None
-    if value <= 0:
-        raise SettingsError(f"{name}={text!r}: must be greater than 0")
-    return value
+    return _number(env, name, default, float, "a number of seconds", lambda v: v > 0, _POSITIVE)
 
 
 def _non_negative_float(env: Mapping[str, str], name: str, default: float) -> float:
-    text = env.get(name)
-    if text is None:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise SettingsError(f"{name}={text!r}: a number (0 turns it off)") from None
-    if value < 0 or not math.isfinite(value):
-        raise SettingsError(f"{name}={text!r}: must be a finite number ≥ 0 (0 turns it off)")
-    return value
+    return _number(
+        env,
+        name,
+        default,
+        float,
+        "a number (0 turns it off)",
+        lambda v: v >= 0 and math.isfinite(v),
+        "must be a finite number ≥ 0 (0 turns it off)",
+    )
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    return _number(env, name, default, lambda t: int(t.strip()), "a whole number", lambda v: v > 0, _POSITIVE)
+
+
+def _number(
+    env: Mapping[str, str],
+    name: str,
+    default: N,
+    parse: Callable[[str], N],
+    expected: str,
+    valid: Callable[[N], bool],
+    requirement: str,
+) -> N:
+    """``name`` from ``env`` read by ``parse`` (``default`` when unset); SettingsError naming the variable
+    and what it should hold (``expected``) when unreadable, and ``requirement`` when ``valid`` refuses it."""
     text = env.get(name)
     if text is None:
         return default
     try:
-        value = int(text.strip())
+        value = parse(text)
     except ValueError:
-        raise SettingsError(f"{name}={text!r}: a whole number") from None
-    if value <= 0:
-        raise SettingsError(f"{name}={text!r}: must be greater than 0")
+        raise SettingsError(f"{name}={text!r}: {expected}") from None
+    if not valid(value):
+        raise SettingsError(f"{name}={text!r}: {requirement}")
     return value
