@@ -80,10 +80,17 @@ def run_e2e(
         "to": numbers(n, run),
         "campaignName": f"e2e {run}",
     }
-    delivered = sa.text(
-        "SELECT coalesce(sum(CASE WHEN status = 'Delivered' THEN 1 ELSE 0 END), 0), count(submitted_at)"
-        " FROM messages WHERE campaign_id = :c"
+    # The observer must stay cheap: counting a 20,000-part campaign's statuses on every poll cost 11 ms of
+    # CPU on SQLite (10–15 ms of PostgreSQL's backend), a third of a core at one poll per 20 ms, taken
+    # from the server being measured. An index probe for any part still waiting costs ~0.1 ms; the parts
+    # are counted once, when none waits any more.
+    waiting = sa.text(
+        "SELECT 1 FROM messages WHERE campaign_id = :c AND status IN ('Queued', 'Sending', 'Sent') LIMIT 1"
     )
+    unsubmitted = sa.text(
+        "SELECT 1 FROM messages WHERE campaign_id = :c AND status IN ('Queued', 'Sending') LIMIT 1"
+    )
+    delivered = sa.text("SELECT count(*) FROM messages WHERE campaign_id = :c AND status = 'Delivered'")
     state = sa.text("SELECT state FROM campaigns WHERE tracking_id = :c")
     cpu_before = cpu_seconds(server_pid)
     main_before = cpu_seconds(server_pid, children=False)
@@ -102,13 +109,15 @@ def run_e2e(
                 "Finished",
             ):
                 to_running = time.perf_counter() - started
-            done, submitted = conn.execute(delivered, {"c": tracking_id}).one()
-            if not handed_over and submitted >= n:
+            if not handed_over and to_running and not conn.execute(unsubmitted, {"c": tracking_id}).first():
                 handed_over = time.perf_counter() - started
-            if done >= n:
+            if to_running and conn.execute(waiting, {"c": tracking_id}).first() is None:
                 seconds = time.perf_counter() - started
                 cpu = cpu_seconds(server_pid) - cpu_before
                 main = cpu_seconds(server_pid, children=False) - main_before
+                done = conn.execute(delivered, {"c": tracking_id}).scalar_one()
+                if done != n:
+                    raise RuntimeError(f"campaign {tracking_id}: {done} of {n} parts Delivered")
                 return E2eRun(seconds, to_running, answered, handed_over or seconds, cpu, main)
             conn.rollback()
             if time.perf_counter() > deadline:

@@ -13,7 +13,8 @@ at thousands of parts per second, SQLAlchemy's per-row parameter processing was 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -26,6 +27,7 @@ from sqlalchemy.engine import Connection, Dialect
 from smscast.db.driver import binder, driver_sql, is_postgres
 from smscast.db.schema import campaigns, messages
 from smscast.db.types import MICROS
+from smscast.domain.pricing import FALLBACK_ISO
 from smscast.domain.statuses import FINAL_VALUES, SENDING, MessageStatus
 
 
@@ -51,12 +53,17 @@ class ClaimedPart:
     price: Decimal | None
     attempts: int
     has_callback: bool
+    # The part price the claim statement itself set on a part it found unpriced (PostgreSQL: one row
+    # version less per part); None where the caller prices it (SQLite) or it was priced before.
+    quoted: Decimal | None = None
 
 
 # Literal SQL constants, not parameters: executemany() cannot expand an IN list per row.
 _NOT_FINAL = sa.and_(
     *(messages.c.status != sa.literal_column(f"'{value}'") for value in sorted(FINAL_VALUES))
 )
+# A price quoted by the claim statement is cleared again (``p_unquote``), any other kept.
+_UNQUOTED_PRICE = sa.case((sa.bindparam("p_unquote", type_=sa.Boolean()), sa.null()), else_=messages.c.price)
 _NOT_FINAL_SQL = " AND ".join(f"status <> '{value}'" for value in sorted(FINAL_VALUES))
 
 
@@ -68,7 +75,13 @@ class DispatchRepository:
     def _postgres(self) -> bool:
         return is_postgres(self.conn.dialect)
 
-    def claim(self, now: datetime, lease_until: datetime, limit: int) -> list[ClaimedPart]:
+    def claim(
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        tariff: Mapping[str, Decimal] | None = None,
+    ) -> list[ClaimedPart]:
         """Lease up to ``limit`` due ``Queued`` parts to the caller (status ``Sending``).
 
         One statement: ``WITH picked AS MATERIALIZED (SELECT … LIMIT n FOR UPDATE SKIP LOCKED) UPDATE …
@@ -77,15 +90,38 @@ class DispatchRepository:
         subquery), locks the rows it picks and skips rows another dispatcher holds. A part that stores no
         text gets its campaign's (docs/adr/0004), read once per campaign of the batch: a subquery per row
         in RETURNING was 40 % of the statement's cost.
+
+        On PostgreSQL, with ``tariff`` (ISO country → part price, ``ZZ`` for every other country), the
+        statement also prices the parts that have no price yet (``quoted``; ``price`` stays what it was
+        before): a separate ``UPDATE … SET price`` was a second non-HOT row version per part, six index
+        entries each — 40 % of the claim's time. The caller undoes the quote of a part it does not send
+        (`hold`, `finish` restore ``price``). SQLite returns the updated row only (no old price in
+        RETURNING), so there the caller prices (`set_prices`); it is cheap on SQLite.
         """
         dialect = self.conn.dialect
         at = binder(dialect, "messages", "not_before")
+        quoting = self._postgres and tariff is not None
         if self._postgres:
             # Just after a campaign's parts were written the statistics say few are queued, and the planner
             # reads every queued part (bitmap scan), sorts them and keeps n: 22 ms for 500 of 20,000 where
             # walking ix_messages_dispatch in order takes 5 ms. For this transaction only.
             self.conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
-        rows = self.conn.exec_driver_sql(_claim_sql(dialect), (at(now), limit, at(lease_until))).all()
+        if quoting:
+            assert tariff is not None
+            money = binder(dialect, "messages", "price")
+            fallback = tariff.get(FALLBACK_ISO)
+            rows = self.conn.exec_driver_sql(
+                _claim_sql(dialect, quoting=True),
+                (
+                    at(now),
+                    limit,
+                    at(lease_until),
+                    json.dumps({iso: money(price) for iso, price in tariff.items()}),
+                    None if fallback is None else money(fallback),
+                ),
+            ).all()
+        else:
+            rows = self.conn.exec_driver_sql(_claim_sql(dialect), (at(now), limit, at(lease_until))).all()
         bodies = self._campaign_bodies({row[3] for row in rows if row[9] is None})
         # The parts of a campaign share their timestamps: each distinct one is read once.
         times: dict[Any, datetime] = {}
@@ -117,6 +153,7 @@ class DispatchRepository:
                 None if price is None else Decimal(price) / micros,
                 attempts,
                 callback is not None,
+                None if quoted is None else Decimal(quoted) / micros,
             )
             for (
                 sms_id,
@@ -136,6 +173,7 @@ class DispatchRepository:
                 price,
                 attempts,
                 callback,
+                quoted,
             ) in rows
         ]
 
@@ -164,8 +202,9 @@ class DispatchRepository:
                 .values(lease_until=lease_until)
             )
 
-    def hold(self, items: Sequence[tuple[str, datetime]]) -> None:
-        """Put parts back in the queue until ``not_before`` (quiet hours), marking them held."""
+    def hold(self, items: Sequence[tuple[str, datetime]], unquote: Collection[str] = ()) -> None:
+        """Put parts back in the queue until ``not_before`` (quiet hours), marking them held. Those in
+        ``unquote`` lose the price their claim quoted (`claim`): they are charged when they are sent."""
         if items:
             self.conn.execute(
                 messages.update()
@@ -175,8 +214,12 @@ class DispatchRepository:
                     not_before=sa.bindparam("p_not_before"),
                     held=True,
                     lease_until=None,
+                    price=_UNQUOTED_PRICE,
                 ),
-                [{"p_sms_id": sms_id, "p_not_before": when} for sms_id, when in items],
+                [
+                    {"p_sms_id": sms_id, "p_not_before": when, "p_unquote": sms_id in unquote}
+                    for sms_id, when in items
+                ],
             )
 
     def set_prices(self, items: Sequence[tuple[str, Decimal]]) -> None:
@@ -194,8 +237,11 @@ class DispatchRepository:
                 [(money(price), sms_id) for sms_id, price in items],
             )
 
-    def finish(self, items: Sequence[tuple[str, str, str]], now: datetime) -> None:
-        """Give parts a final status (``status``, ``detailed_status``) from ``Sending``."""
+    def finish(
+        self, items: Sequence[tuple[str, str, str]], now: datetime, unquote: Collection[str] = ()
+    ) -> None:
+        """Give parts a final status (``status``, ``detailed_status``) from ``Sending``. Those in ``unquote``
+        lose the price their claim quoted (`claim`): they were never charged."""
         if items:
             self.conn.execute(
                 messages.update()
@@ -205,8 +251,12 @@ class DispatchRepository:
                     detailed_status=sa.bindparam("p_detailed"),
                     status_date=now,
                     lease_until=None,
+                    price=_UNQUOTED_PRICE,
                 ),
-                [{"p_sms_id": s, "p_status": st, "p_detailed": d} for s, st, d in items],
+                [
+                    {"p_sms_id": s, "p_status": st, "p_detailed": d, "p_unquote": s in unquote}
+                    for s, st, d in items
+                ],
             )
 
     def requeue(self, sms_ids: Sequence[str], not_before: datetime) -> None:
@@ -310,29 +360,48 @@ class DispatchRepository:
 
 
 @cache
-def _claim_sql(dialect: Dialect) -> str:
-    """The claim as driver SQL: ``now``, ``limit``, ``lease_until`` are its parameters.
+def _claim_sql(dialect: Dialect, *, quoting: bool = False) -> str:
+    """The claim as driver SQL. Its parameters: ``now``, ``limit``, ``lease_until`` (and with ``quoting``,
+    PostgreSQL only: the tariff as a JSON object ISO code → part price in micro-units, the ZZ fallback).
 
     Returns the callback itself, not ``callback IS NOT NULL``: in RETURNING, SQLite 3.40 answers 1 for every
-    row. ``body`` is NULL for a part that uses its campaign's text (`claim` reads it).
+    row. ``body`` is NULL for a part that uses its campaign's text (`claim` reads it). The last column is
+    the price the statement set on an unpriced part (``quoting``), else NULL.
     """
     mark = "?" if dialect.paramstyle == "qmark" else "%s"
     postgres = dialect.name == "postgresql"
+    assert postgres or not quoting, "SQLite's RETURNING cannot tell the price before the update"
     # RETURNING names the updated table's columns unqualified on SQLite (it rejects an alias there) and
     # qualified on PostgreSQL (``picked`` has an ``sms_id`` too).
     target, q = ("messages AS m", "m.") if postgres else ("messages", "")
     where = "m." if postgres else "messages."
     names = ["sms_id", "message_id", "account_id", "campaign_id", "part", "parts", "to", "sender", "country"]
-    names += ["body", "flash", "quiet_hours", "expires_at", "created_at", "price", "attempts", "callback"]
+    names += ["body", "flash", "quiet_hours", "expires_at", "created_at"]
     columns = ", ".join(f'{q}"{name}"' for name in names)
     queued = MessageStatus.QUEUED.value
-    return (
-        f"WITH picked AS {'MATERIALIZED ' if postgres else ''}(SELECT sms_id FROM messages"
+    picked = (
+        f"picked AS {'MATERIALIZED ' if postgres else ''}(SELECT sms_id"
+        f"{', price' if quoting else ''} FROM messages"
         f" WHERE status = '{queued}' AND not_before <= {mark}"
         f" ORDER BY not_before LIMIT {mark}{' FOR UPDATE SKIP LOCKED' if postgres else ''})"
+    )
+    if quoting:
+        # The country's price from the tariff (a JSON object: one lookup per part; a join with an unnest
+        # made the planner loop over the whole tariff per part), else the ZZ fallback's, else none (the
+        # caller raises NoPrice as before).
+        return (
+            f"WITH {picked}"
+            f" UPDATE {target} SET status = '{SENDING}', lease_until = {mark}, attempts = m.attempts + 1,"
+            f" price = coalesce(m.price, ({mark}::jsonb ->> m.country)::bigint, {mark}::bigint)"
+            f" FROM picked WHERE m.sms_id = picked.sms_id AND m.status = '{queued}'"
+            f" RETURNING {columns}, picked.price, m.attempts, m.callback,"
+            " CASE WHEN picked.price IS NULL THEN m.price END"
+        )
+    return (
+        f"WITH {picked}"
         f" UPDATE {target} SET status = '{SENDING}', lease_until = {mark}, attempts = {where}attempts + 1"
         f" FROM picked WHERE {where}sms_id = picked.sms_id AND {where}status = '{queued}'"
-        f" RETURNING {columns}"
+        f' RETURNING {columns}, {q}"price", {q}"attempts", {q}"callback", NULL'
     )
 
 

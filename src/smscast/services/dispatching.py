@@ -72,7 +72,7 @@ class DispatchService:
         prices = self._prices(now)
         with self.db.write() as conn:
             repo = DispatchRepository(conn)
-            claimed = repo.claim(now, now + self.settings.lease, limit)
+            claimed = repo.claim(now, now + self.settings.lease, limit, prices.per_part)
             if not claimed:
                 return []
             expired: list[tuple[str, str, str]] = []
@@ -88,10 +88,12 @@ class DispatchService:
                         held.append((part.sms_id, allowed))
                         continue
                 ready.append(part)
-            repo.finish(expired, now)
-            repo.hold(held)
+            # A price the claim quoted (PostgreSQL) is taken back from the parts not sent now.
+            quoted = {part.sms_id for part in claimed if part.quoted is not None}
+            repo.finish(expired, now, quoted)
+            repo.hold(held, quoted)
             send, unsent = self._charge(repo, ready, prices, now)
-            repo.finish([(p.sms_id, MessageStatus.UNSENT.value, "Failed") for p in unsent], now)
+            repo.finish([(p.sms_id, MessageStatus.UNSENT.value, "Failed") for p in unsent], now, quoted)
             ended = {sms_id for sms_id, _, _ in expired} | {p.sms_id for p in unsent}
             self.callbacks.parts_changed(
                 conn, [p.sms_id for p in claimed if p.has_callback and p.sms_id in ended], now
@@ -121,12 +123,13 @@ class DispatchService:
             total = Decimal(0)
             references: set[str] = set()
             for part in items:
-                price = prices.part_price(part.country)
+                price = part.quoted if part.quoted is not None else prices.part_price(part.country)
                 if total + price > balance:
                     unsent.append(part)
                     continue
                 total += price
-                priced.append((part.sms_id, price))
+                if part.quoted is None:
+                    priced.append((part.sms_id, price))
                 part.price = price  # what a refusal refunds
                 references.add(part.campaign_id or part.message_id)
                 send.append(part)

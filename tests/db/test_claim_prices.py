@@ -1,0 +1,117 @@
+"""The claim charges each part once, at its country's price: on PostgreSQL the claim statement itself
+quotes the price of an unpriced part (one row version instead of two), and a part the claim does not send
+— held for quiet hours, expired, or left ``Unsent`` by the balance — gives the quote back. A part priced on
+an earlier claim keeps its price and is not charged again."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from smscast.bootstrap import Container
+from smscast.db.schema import messages, transactions
+from smscast.domain.clock import FixedClock
+from tests.conftest import new_tenant
+
+GR = [f"+3069485100{n:02d}" for n in range(10)]
+
+
+def _rows(container: Container) -> dict[str, tuple[str, Decimal | None, bool]]:
+    with container.db.read() as conn:
+        return {
+            row.to: (row.status, row.price, row.held)
+            for row in conn.execute(
+                sa.select(messages.c.to, messages.c.status, messages.c.price, messages.c.held)
+            )
+        }
+
+
+def _charged(container: Container, account_id: str) -> Decimal:
+    with container.db.read() as conn:
+        total = conn.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(transactions.c.amount), 0)).where(
+                transactions.c.account_id == account_id, transactions.c.transaction_type == "Charge"
+            )
+        ).scalar_one()
+    return -Decimal(total)
+
+
+def test_each_part_is_charged_once_and_unsent_parts_keep_no_price(
+    isolated: tuple[Container, TestClient],
+) -> None:
+    container, http = isolated
+    price = container.prices.price_list().part_price("GR")
+    tenant = new_tenant(container, http, balance=str(price * 4))  # four parts' worth
+    for numbers in (GR[:3], GR[3:6]):  # each affordable alone, not both
+        created = tenant.post("/sms/campaign", json={"body": "Hi", "from": "ACME", "to": numbers})
+        assert created.status_code == 200, created.text
+    container.starter.start_due()
+    while container.starter.expand_next():
+        pass
+
+    sent = container.dispatch.claim(100)
+    assert len(sent) == 4 and all(part.price == price for part in sent)
+    with container.db.read() as conn:
+        postgres = conn.dialect.name == "postgresql"
+    # PostgreSQL: the claim statement itself priced them; SQLite: a second statement did.
+    assert all(part.quoted == (price if postgres else None) for part in sent)
+    rows = _rows(container)
+    assert sorted(status for status, _, _ in rows.values()) == ["Sending"] * 4 + ["Unsent"] * 2
+    assert all(p == price for status, p, _ in rows.values() if status == "Sending")
+    assert all(p is None for status, p, _ in rows.values() if status == "Unsent")
+    assert _charged(container, tenant.account_id) == price * 4
+
+    # The dispatcher dies: the leases run out and the parts are claimed again — not charged again.
+    later = container.clock.now() + container.dispatch.settings.lease + timedelta(seconds=1)
+    with container.db.write() as conn:
+        conn.execute(
+            messages.update()
+            .where(messages.c.status == "Sending")
+            .values(lease_until=later - timedelta(days=1))
+        )
+    assert container.dispatch.release_expired_leases() == 4
+    again = container.dispatch.claim(100)
+    assert sorted(part.sms_id for part in again) == sorted(part.sms_id for part in sent)
+    assert all(part.price == price and part.quoted is None for part in again)
+    assert _charged(container, tenant.account_id) == price * 4
+    assert container.accounts.account(tenant.account_id).balance == 0
+
+
+def test_held_and_expired_parts_give_their_quote_back(isolated_database_url: str) -> None:
+    from smscast.api.app import create_app
+    from smscast.bootstrap import build_container
+    from smscast.settings import Settings
+
+    # 23:30 in Athens: inside the default 23:00-08:00 quiet hours.
+    clock = FixedClock(datetime(2026, 12, 1, 21, 30, tzinfo=UTC))
+    container = build_container(Settings(database_url=isolated_database_url), clock=clock)
+    try:
+        with TestClient(create_app(container)) as http:
+            tenant = new_tenant(container, http)
+            body = {"body": "Hi", "from": "ACME", "to": GR[:3], "respectQuietHours": True}
+            assert tenant.post("/sms/campaign", json=body).status_code == 200
+            short = {"body": "Hi", "from": "ACME", "to": GR[5], "ttl": 5}
+            assert tenant.post("/sms", json=short).status_code == 200
+            container.starter.start_due()
+            while container.starter.expand_next():
+                pass
+            clock.set(datetime(2026, 12, 1, 21, 40, tzinfo=UTC))  # the single SMS's 5-minute ttl is over
+            assert container.dispatch.claim(100) == []
+            rows = _rows(container)
+            assert {to: (status, p, held) for to, (status, p, held) in rows.items()} == {
+                **{to: ("Queued", None, True) for to in GR[:3]},
+                GR[5]: ("Undelivered", None, False),
+            }
+            assert _charged(container, tenant.account_id) == 0
+
+            clock.set(datetime(2026, 12, 2, 6, 1, tzinfo=UTC))  # 08:01 in Athens
+            sent = container.dispatch.claim(100)
+            price = container.prices.price_list().part_price("GR")
+            assert len(sent) == 3 and all(part.price == price for part in sent)
+            assert all(p == price for to, (_, p, _) in _rows(container).items() if to in GR[:3])
+            assert _charged(container, tenant.account_id) == price * 3
+    finally:
+        container.close()
