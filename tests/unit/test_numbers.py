@@ -20,6 +20,7 @@ from smscast.domain.numbers import (
     parse_e164,
     region_of,
     validate_numbers,
+    validate_regions,
     zones_of,
 )
 
@@ -311,3 +312,22 @@ def test_country_calling_code_does_not_need_a_valid_number() -> None:
     assert country_calling_code("+30594853092") == 30
     assert country_calling_code("+1242") == 1
     assert country_calling_code("+3581234") == 358
+
+
+def test_bulk_regions_are_the_bulk_numbers_regions() -> None:
+    values = [
+        "+447400123456",
+        "+306948530920",
+        "+12015550123",
+        "+14165550123",
+        "+441481256789",
+        "+80012345678",
+    ]
+    assert validate_regions(values) == [n.region for n in validate_numbers(values)]
+    assert validate_regions(values) == ["GB", "GR", "US", "CA", "GG", ""]
+    assert validate_regions([]) == []
+    with pytest.raises(ValidationFailed) as caught:
+        validate_regions(["+306948530920", "+3069", "+12"], "reminder.to")
+    assert caught.value.properties == {"reminder.to": "Invalid phone number: +3069"}
+    with pytest.raises(ValidationFailed):
+        validate_regions("+306948530920")

@@ -11,11 +11,13 @@ Speed (field notes, "phonenumbers"): libphonenumber compiles its metadata patter
 arrival order they thrash ``re``'s 512-entry cache (~250 µs per number instead of ~10). This module
 therefore (1) turns on the library's own compiled-pattern cache where the installed version has it
 (``phonenumbers.enable_pattern_cache``: a process-wide setting, bounded by the fixed metadata, that only
-keeps compiled patterns), (2) sorts a bulk list's new values by country calling code before validating
+keeps compiled patterns), (2) groups a bulk list's new values by country calling code before validating
 them, which alone brings mixed arrival order from ~250 to ~20-27 µs per number when (1) is unavailable
-(phonenumbers releases without it), and (3) builds the library's number object directly from the digits
-instead of calling ``phonenumbers.parse``. With (1) on, any order costs ~8-11 µs per new number
-(``bench/bench_numbers.py``). Results are memoised per string in bounded process-wide caches;
+(phonenumbers releases without it), (3) never calls ``phonenumbers.parse`` (the digits are split here, and
+the library's number object, where one is needed, is built from them), and (4) looks up what depends only
+on the calling code (region, metadata, compiled patterns) once per code (``_checker``): a new number then
+costs its own two or three pattern matches, ~3-5 µs in any order (~8-11 µs with (1) alone,
+``bench/bench_numbers.py``). Results (regions) are memoised per string in bounded process-wide caches;
 ``clear_caches()`` empties them (tests and benchmarks).
 
 Everything here is safe to call from several threads: the caches are plain dicts whose single operations
@@ -43,6 +45,7 @@ __all__ = [
     "parse_e164",
     "region_of",
     "validate_numbers",
+    "validate_regions",
     "zones_of",
 ]
 
@@ -101,11 +104,12 @@ class PhoneNumber:
     country_code: int
 
 
-# Marks a well-formed string that libphonenumber rejects, in the validation cache (typed, unlike a bare
-# object() sentinel).
-_INVALID: Final = PhoneNumber("", "", 0)
+# Marks a well-formed string that libphonenumber rejects, in the validation cache; no region looks like it.
+_INVALID: Final = "!invalid"
 
-_validated: dict[str, PhoneNumber] = {}
+# Valid number -> its region (``PhoneNumber.region``), or ``_INVALID``. The region strings are the
+# library's own, shared: an entry costs its key and a pointer, and no object is made per number.
+_validated: dict[str, str] = {}
 _zones: dict[str, tuple[str, ...]] = {}
 
 
@@ -203,36 +207,123 @@ def _region_for(cc: int, nsn: str) -> str | None:
     return None
 
 
-def _classify(e164: str, cc: int, nsn: str) -> PhoneNumber:
-    """The validated number, or ``_INVALID``. Equivalent to ``is_valid_number`` (which is exactly
-    ``is_valid_number_for_region(n, region_code_for_number(n))``) while keeping the region it computes;
-    ``tests/unit/test_numbers.py`` checks the equivalence against the library itself."""
+def _classify(cc: int, nsn: str) -> str:
+    """The region of a valid number (``PhoneNumber.region``), or ``_INVALID``. Equivalent to
+    ``is_valid_number`` (which is exactly ``is_valid_number_for_region(n, region_code_for_number(n))``)
+    while keeping the region it computes; ``tests/unit/test_numbers.py`` checks the equivalence against
+    the library itself."""
     region = _region_for(cc, nsn)
     if region is None:
         return _INVALID
     metadata = _pn.PhoneMetadata.metadata_for_region_or_calling_code(cc, region.upper())
     if metadata is None or not _valid_for(nsn, metadata):
         return _INVALID
-    return PhoneNumber(e164, "" if region == _NON_GEO_REGION else region, cc)
+    return "" if region == _NON_GEO_REGION else region
 
 
-def _remember(e164: str, result: PhoneNumber) -> None:
+_Desc = tuple[frozenset[int], re.Pattern[str] | None]
+
+
+def _desc(desc: Any) -> _Desc | None:
+    """A descriptor's possible lengths and compiled pattern, as ``_matches_desc`` reads them."""
+    if desc is None:
+        return None
+    _matches_desc("", desc)  # compiles and caches it
+    _, lengths, regex = _COMPILED_DESCS[id(desc)]
+    return lengths, regex
+
+
+def _checker(cc: int) -> Callable[[str], str]:
+    """``_classify(cc, ·)`` for one calling code, with everything that depends only on the code looked up
+    once: a bulk list is validated country by country (the field notes' advice), and for a code of one
+    region only the number's own two or three pattern matches remain per number."""
+    known = _CHECKERS.get(cc)
+    if known is None:
+        known = _CHECKERS[cc] = _make_checker(cc)
+    return known
+
+
+def _make_checker(cc: int) -> Callable[[str], str]:
+    regions = _pnu.COUNTRY_CODE_TO_REGION_CODE.get(cc) or ()
+    # (region as returned, its leading-digits pattern or None, its validity test) in the library's order,
+    # as ``_region_for`` walks them; then the validity test ``_classify`` applies to the region found.
+    candidates: list[tuple[str, re.Pattern[str] | None, Callable[[str], bool]]] = []
+    for region in regions:
+        upper = str(region).upper()
+        if len(regions) == 1:
+            metadata = _pn.PhoneMetadata.metadata_for_region_or_calling_code(cc, upper)
+        else:
+            metadata = _pn.PhoneMetadata.metadata_for_region(upper, None)
+        if metadata is None:
+            continue
+        leading = None if metadata.leading_digits is None else re.compile(metadata.leading_digits)
+        result = "" if region == _NON_GEO_REGION else str(region)
+        candidates.append((result, leading, _validity(metadata)))
+    if len(regions) == 1:
+        if not candidates:
+            return lambda nsn: _INVALID
+        only, _, valid = candidates[0]
+        return lambda nsn: only if valid(nsn) else _INVALID
+
+    def check(nsn: str) -> str:
+        for result, leading, valid in candidates:
+            if leading is not None:
+                if leading.match(nsn):
+                    return result if valid(nsn) else _INVALID
+            elif valid(nsn):
+                return result
+        return _INVALID
+
+    return check
+
+
+def _validity(metadata: Any) -> Callable[[str], bool]:
+    """``_valid_for(·, metadata)`` with the descriptors looked up and compiled once."""
+    general = _desc(metadata.general_desc)
+    if general is None:
+        return lambda nsn: False
+    general_lengths, general_regex = general
+    types = [d for d in (_desc(getattr(metadata, name)) for name in _TYPE_DESCRIPTORS) if d is not None]
+
+    def valid(nsn: str) -> bool:
+        size = len(nsn)
+        if general_lengths and size not in general_lengths:
+            return False
+        if general_regex is None or general_regex.fullmatch(nsn) is None:
+            return False
+        for lengths, regex in types:
+            if (not lengths or size in lengths) and regex is not None and regex.fullmatch(nsn) is not None:
+                return True
+        return False
+
+    return valid
+
+
+_CHECKERS: dict[int, Callable[[str], str]] = {}
+
+
+def _remember(e164: str, region: str) -> None:
     if len(_validated) >= _VALIDATION_CACHE_MAX:
         _validated.clear()
-    _validated[e164] = result
+    _validated[e164] = region
 
 
-def _lookup(value: object) -> PhoneNumber:
-    """The validated number for one value, or ``_INVALID`` (memoised)."""
+def _lookup(value: object) -> str:
+    """The region of one valid value, or ``_INVALID`` (memoised)."""
     if not isinstance(value, str) or _E164_SHAPE.fullmatch(value) is None:
         return _INVALID  # malformed values are not cached: rejecting them is cheap and they could flood it
     hit = _validated.get(value)
     if hit is not None:
         return hit
     parts = _split(value)
-    result = _INVALID if parts is None else _classify(value, *parts)
+    result = _INVALID if parts is None else _checker(parts[0])(parts[1])
     _remember(value, result)
     return result
+
+
+def _number(e164: str, region: str) -> PhoneNumber:
+    """The ``PhoneNumber`` of a value known to be valid, with its region."""
+    return PhoneNumber(e164, region, _CODE_BY_LEADING_DIGITS[e164[1:4]][0])
 
 
 def _invalid(field: str, value: object) -> ValidationFailed:
@@ -245,10 +336,11 @@ def parse_e164(value: object, field: str = "to") -> PhoneNumber:
     Raises ``ValidationFailed`` (400000000) with ``properties == {field: "Invalid phone number: <value>"}``
     for anything else, including non-strings. The returned ``e164`` equals ``value``.
     """
-    result = _lookup(value)
-    if result is _INVALID:
+    region = _lookup(value)
+    if region is _INVALID:
         raise _invalid(field, value)
-    return result
+    assert isinstance(value, str)  # _lookup accepts strings only
+    return _number(value, region)
 
 
 def validate_numbers(values: Sequence[object], field: str = "to") -> list[PhoneNumber]:
@@ -259,19 +351,36 @@ def validate_numbers(values: Sequence[object], field: str = "to") -> list[PhoneN
     invalid value in input order, with ``properties == {field: "Invalid phone number: <value>"}`` (the field
     name alone, without an index, as for ``parse_e164``). A ``str`` or ``bytes`` passed as ``values`` is
     rejected with ``{field: "Expected a list of phone numbers"}`` rather than read character by character.
+    ``validate_regions`` does the same work without making an object per number.
+    """
+    regions = validate_regions(values, field)
+    made: dict[object, PhoneNumber] = {}
+    out: list[PhoneNumber] = []
+    for value, region in zip(values, regions, strict=True):
+        number = made.get(value)
+        if number is None:
+            assert isinstance(value, str)  # validated
+            number = made[value] = _number(value, region)
+        out.append(number)
+    return out
 
-    Cost: ~0.4 µs per value already seen (memoised), ~8-10 µs per new value whatever the arrival order (the
-    new values are sorted by calling code before libphonenumber sees them); values after the first malformed
-    one are not looked at.
+
+def validate_regions(values: Sequence[object], field: str = "to") -> list[str]:
+    """``[n.region for n in validate_numbers(values, field)]``, the same checks and the same error, without
+    a ``PhoneNumber`` per value (a bulk list's numbers are strings: their regions are all the caller needs).
+
+    Cost: ~0.3 µs per value already seen (memoised); a new value costs its shape check and its own two or
+    three pattern matches, the values being grouped by calling code first so that everything that depends
+    only on the country (region, metadata, compiled patterns) is looked up once per code (``_checker``);
+    values after the first malformed one are not looked at.
     """
     if isinstance(values, str | bytes | bytearray):
         raise validation_error(field, "Expected a list of phone numbers")
     count = len(values)
-    out: list[PhoneNumber] = [_INVALID] * count
+    out: list[str] = [_INVALID] * count
     first_bad = count
-    # Values not memoised yet, as (calling code, index, width of the code): sorted, they come grouped by
-    # calling code (see the module docstring) and in input order within a code.
-    todo: list[tuple[int, int, int]] = []
+    # Indexes of the values not memoised yet, per calling code, in input order.
+    todo: dict[int, list[int]] = {}
     cached = _validated.get
     shape = _E164_SHAPE.fullmatch
     leading = _CODE_BY_LEADING_DIGITS.get
@@ -291,20 +400,26 @@ def validate_numbers(values: Sequence[object], field: str = "to") -> list[PhoneN
             _remember(value, _INVALID)
             first_bad = i
             break
-        todo.append((found[0], i, found[1]))
-    todo.sort()
-    for cc, i, width in todo:
-        if i > first_bad:
-            continue  # cannot change the answer
-        value = values[i]
-        assert isinstance(value, str)  # checked in the first pass; this narrows the type for mypy
-        hit = cached(value)  # a duplicate of a value classified earlier in this loop
-        if hit is None:
-            hit = _classify(value, cc, value[1 + width :])
-            _remember(value, hit)
-        if hit is _INVALID:
-            first_bad = i
+        indexes = todo.get(found[0])
+        if indexes is None:
+            todo[found[0]] = [i]
         else:
+            indexes.append(i)
+    for cc, indexes in todo.items():
+        check = _checker(cc)
+        start = 1 + len(str(cc))
+        for i in indexes:
+            if i > first_bad:
+                break  # cannot change the answer (indexes ascend)
+            value = values[i]
+            assert isinstance(value, str)  # checked in the first pass; this narrows the type for mypy
+            hit = cached(value)  # a duplicate of a value classified earlier in this loop
+            if hit is None:
+                hit = check(value[start:])
+                _remember(value, hit)
+            if hit is _INVALID:
+                first_bad = i
+                break
             out[i] = hit
     if first_bad < count:
         raise _invalid(field, values[first_bad])
@@ -331,7 +446,7 @@ def region_of(e164: str) -> str:
     """
     found = _lookup(e164)
     if found is not _INVALID:
-        return found.region
+        return found
     parts = _split(e164) if isinstance(e164, str) and _E164_SHAPE.fullmatch(e164) else None
     if parts is None:
         return ""
