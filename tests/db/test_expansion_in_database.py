@@ -121,6 +121,10 @@ DEFINITIONS: dict[str, tuple[dict[str, Any], dict[str, str | None]]] = {
         _reach([mobile(19)], a=[0, 1, 2, 4, 5, 6, 7, 9, 10, 11], All=[12, 13, 15, 16, 17, 18]),
     ),
     "All alone": ({"groups": ["All"]}, _reach([], All=[i for i in range(20) if i not in (3, 8, 14)])),
+    "to repeated and among contacts": (
+        {"to": [mobile(1), US, mobile(1), mobile(15), mobile(3)], "contacts": "15", "groups": ["a"]},
+        _reach([mobile(1), US, mobile(15), mobile(0)], a=[2, 4, 5, 6, 7, 9, 10, 11]),
+    ),
 }
 
 

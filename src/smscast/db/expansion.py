@@ -13,6 +13,11 @@ its parts (``part_ids`` says the same in Python). A contact that stores no count
 (``region_of``): on SQLite a function registered on the connection does it inside the statement (one Python
 call per such contact); on PostgreSQL those members are left out and ``without_country`` returns them for
 the caller to place and write with the same ids.
+
+``DirectPartInserter`` does the same for a list of numbers (the campaign's ``to`` and ``contacts``, already
+validated and de-duplicated by the caller), all of one country: the numbers are one parameter (a JSON
+list read with ``json_each`` on SQLite, an array ``unnest``ed on PostgreSQL) and the number at index ``i``
+is numbered ``i + 1``.
 """
 
 from __future__ import annotations
@@ -39,7 +44,130 @@ def part_ids(prefix: str, first: int, rn: int, parts: int) -> tuple[str, list[st
     return f"{prefix}{base:08x}", [f"{prefix}{base + part:08x}" for part in range(1, parts + 1)]
 
 
-class GroupPartInserter:
+class _PartInserter:
+    """What both inserters share: the per-campaign column values and the ids made from a counter."""
+
+    def __init__(
+        self,
+        dialect: Dialect,
+        account_id: str,
+        *,
+        service: str,
+        parts: int,
+        groups: str | None,
+        shared: Mapping[str, Any],
+    ) -> None:
+        self._postgres = dialect.name == "postgresql"
+        self._account_id = account_id
+        self._service = service
+        self.parts = parts
+        self.groups = groups
+        self._columns: dict[str, sa.ColumnElement[Any]] = {
+            name: sa.literal(value, messages.c[name].type) for name, value in shared.items()
+        }
+        self._columns["groups"] = sa.null() if groups is None else sa.literal(groups, messages.c.groups.type)
+        self._columns["parts"] = sa.literal(parts, messages.c.parts.type)
+        self._columns["body"] = sa.null()
+
+    def _write(
+        self,
+        conn: Connection,
+        source: sa.FromClause,
+        rn: sa.ColumnElement[int],
+        values: Mapping[str, sa.ColumnElement[Any]],
+        where: Sequence[sa.ColumnElement[bool]],
+        prefix: str,
+        first: int,
+    ) -> int:
+        """``INSERT INTO messages … SELECT`` one row per part of each row of ``source`` meeting ``where``,
+        the row numbered ``rn`` (from 1) getting its ids from ``first``; returns how many recipients."""
+        base = sa.literal(first, sa.BigInteger()) + (rn - 1) * (self.parts + 1)
+        order: list[sa.ColumnElement[Any]] = []
+        if self.parts == 1:
+            part: sa.ColumnElement[int] = sa.literal(1, sa.Integer())
+        else:
+            numbers = sa.union_all(
+                *(sa.select(sa.literal(n, sa.Integer()).label("n")) for n in range(1, self.parts + 1))
+            ).subquery("part_numbers")
+            source = source.join(numbers, sa.true())
+            part = numbers.c.n
+            order = [rn, numbers.c.n]
+        columns = {
+            **self._columns,
+            "sms_id": self._id(prefix, base + part),
+            "message_id": self._id(prefix, base),
+            "part": part,
+            **values,
+        }
+        select = (
+            sa.select(*(value.label(name) for name, value in columns.items()))
+            .select_from(source)
+            .where(*where)
+            .order_by(*order)
+        )
+        if self._postgres:
+            # Committed with its checkpoint: a chunk lost to a server crash is written again on resume
+            # (docs/adr/0005), so the commit need not wait for the WAL flush.
+            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        insert = messages.insert().from_select(list(columns), select)
+        # SQLAlchemy keeps an INSERT's row count only when asked (psycopg's is -1 otherwise).
+        written = conn.execute(insert.execution_options(preserve_rowcount=True)).rowcount
+        return written // self.parts
+
+    def _not_blacklisted(self, contact_id: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+        return ~sa.exists().where(blacklist.c.contact_id == contact_id, blacklist.c.service == self._service)
+
+    def _id(self, prefix: str, counter: sa.ColumnElement[int]) -> sa.ColumnElement[str]:
+        """``prefix`` followed by ``counter`` as 8 lower-case hex digits."""
+        if self._postgres:
+            digits = sa.func.lpad(sa.func.to_hex(counter), 8, "0")
+        else:
+            digits = sa.func.printf("%08x", counter)
+        return sa.literal(prefix, sa.String()).concat(digits)
+
+
+class DirectPartInserter(_PartInserter):
+    """Writes the parts of numbers given by the caller (``to`` and ``contacts`` of a campaign whose body is
+    not personalised), in the caller's transaction, leaving out the number of a contact of the account
+    blacklisted for ``service`` (the same rule ``Recipients`` applies in Python)."""
+
+    def __init__(
+        self, dialect: Dialect, account_id: str, *, service: str, parts: int, shared: Mapping[str, Any]
+    ) -> None:
+        super().__init__(dialect, account_id, service=service, parts=parts, groups=None, shared=shared)
+
+    def insert(self, conn: Connection, numbers: Sequence[str], country: str, prefix: str, first: int) -> int:
+        """Writes the parts of ``numbers`` (distinct, all of ``country``): the number at index ``i`` gets
+        ids from ``first + i × (parts + 1)``. Returns how many recipients were written."""
+        if not numbers:
+            return 0
+        listed: sa.TableValuedAlias
+        number: sa.ColumnElement[Any]
+        rn: sa.ColumnElement[int]
+        if self._postgres:
+            array = sa.literal(list(numbers), postgresql.ARRAY(sa.String()))
+            listed = (
+                sa.func.unnest(array).table_valued("value", with_ordinality="rn").render_derived("listed")
+            )
+            number, rn = listed.c.value, listed.c.rn
+        else:
+            text = sa.literal(json.dumps(numbers, separators=(",", ":")), sa.Text())
+            listed = sa.func.json_each(text).table_valued("key", "value")
+            number, rn = listed.c.value, listed.c.key + 1
+        blocked = contacts.alias("blocked")
+        where = [
+            ~sa.exists().where(
+                blocked.c.account_id == self._account_id,
+                blocked.c.mobile == number,
+                blacklist.c.contact_id == blocked.c.id,
+                blacklist.c.service == self._service,
+            )
+        ]
+        values = {"to": number, "country": sa.literal(country, messages.c.country.type)}
+        return self._write(conn, listed, rn, values, where, prefix, first)
+
+
+class GroupPartInserter(_PartInserter):
     """Writes the parts of one group's members, chunk by chunk, in the caller's transaction.
 
     ``earlier``: the ids of the campaign's groups before this one (their members are left to them);
@@ -61,20 +189,10 @@ class GroupPartInserter:
         groups: str,
         shared: Mapping[str, Any],
     ) -> None:
-        self._postgres = dialect.name == "postgresql"
-        self._account_id = account_id
+        super().__init__(dialect, account_id, service=service, parts=parts, groups=groups, shared=shared)
         self._group_id = group_id
         self._earlier = tuple(earlier)
         self._excluded = tuple(excluded)
-        self._service = service
-        self.parts = parts
-        self.groups = groups
-        self._columns: dict[str, sa.ColumnElement[Any]] = {
-            name: sa.literal(value, messages.c[name].type) for name, value in shared.items()
-        }
-        self._columns["groups"] = sa.literal(groups, messages.c.groups.type)
-        self._columns["parts"] = sa.literal(parts, messages.c.parts.type)
-        self._columns["body"] = sa.null()
 
     def chunk_end(self, conn: Connection, after: str, size: int) -> str | None:
         """The contact id of the ``size``-th member after ``after``; ``None`` when fewer are left."""
@@ -104,48 +222,16 @@ class GroupPartInserter:
         """Writes the parts of the chunk's recipients (on PostgreSQL those whose contact stores a country);
         returns how many recipients."""
         numbered, where = self._chunk(after, upto, size)
-        source: sa.FromClause = numbered.join(contacts, contacts.c.id == numbered.c.contact_id)
-        base = sa.literal(first, sa.BigInteger()) + (numbered.c.rn - 1) * (self.parts + 1)
-        order: list[sa.ColumnElement[Any]] = []
-        if self.parts == 1:
-            part: sa.ColumnElement[int] = sa.literal(1, sa.Integer())
-        else:
-            numbers = sa.union_all(
-                *(sa.select(sa.literal(n, sa.Integer()).label("n")) for n in range(1, self.parts + 1))
-            ).subquery("part_numbers")
-            source = source.join(numbers, sa.true())
-            part = numbers.c.n
-            order = [numbered.c.rn, numbers.c.n]
-        columns = {
-            **self._columns,
-            "sms_id": self._id(prefix, base + part),
-            "message_id": self._id(prefix, base),
-            "part": part,
-            "to": contacts.c.mobile,
-            "country": contacts.c.country,
-        }
+        source = numbered.join(contacts, contacts.c.id == numbered.c.contact_id)
+        country: sa.ColumnElement[str] = contacts.c.country
         if self._postgres:
             where.append(contacts.c.country.is_not(None))
         else:
             driver: Any = conn.connection.driver_connection  # sqlite3.Connection
             driver.create_function(_REGION_OF, 1, region_of, deterministic=True)
-            columns["country"] = sa.func.coalesce(
-                contacts.c.country, getattr(sa.func, _REGION_OF)(contacts.c.mobile)
-            )
-        select = (
-            sa.select(*(value.label(name) for name, value in columns.items()))
-            .select_from(source)
-            .where(*where)
-            .order_by(*order)
-        )
-        if self._postgres:
-            # Committed with its checkpoint: a chunk lost to a server crash is written again on resume
-            # (docs/adr/0005), so the commit need not wait for the WAL flush.
-            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-        insert = messages.insert().from_select(list(columns), select)
-        # SQLAlchemy keeps an INSERT's row count only when asked (psycopg's is -1 otherwise).
-        written = conn.execute(insert.execution_options(preserve_rowcount=True)).rowcount
-        return written // self.parts
+            country = sa.func.coalesce(contacts.c.country, getattr(sa.func, _REGION_OF)(contacts.c.mobile))
+        values = {"to": contacts.c.mobile, "country": country}
+        return self._write(conn, source, numbered.c.rn, values, where, prefix, first)
 
     # --- the statement's parts ---------------------------------------------------------------------
 
@@ -180,7 +266,7 @@ class GroupPartInserter:
         where = [
             contacts.c.account_id == self._account_id,
             *within,
-            ~sa.exists().where(blacklist.c.contact_id == contacts.c.id, blacklist.c.service == self._service),
+            self._not_blacklisted(contacts.c.id),
             *self._not_earlier(after, upto),
         ]
         if self._excluded:
@@ -210,11 +296,3 @@ class GroupPartInserter:
             return sa.select(sa.func.unnest(array).label("value"))
         values = sa.func.json_each(sa.literal(json.dumps(self._excluded), sa.Text())).table_valued("value")
         return sa.select(values.c.value)
-
-    def _id(self, prefix: str, counter: sa.ColumnElement[int]) -> sa.ColumnElement[str]:
-        """``prefix`` followed by ``counter`` as 8 lower-case hex digits."""
-        if self._postgres:
-            digits = sa.func.lpad(sa.func.to_hex(counter), 8, "0")
-        else:
-            digits = sa.func.printf("%08x", counter)
-        return sa.literal(prefix, sa.String()).concat(digits)

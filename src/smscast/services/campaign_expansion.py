@@ -6,23 +6,26 @@ the database writes the members' parts itself, ``db.expansion``).
 
 from __future__ import annotations
 
+import bisect
 import json
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from smscast.db.database import Database
 from smscast.db.groups import GroupRepository
-from smscast.db.recipients import RecipientRepository
+from smscast.db.recipients import ContactRecord, RecipientRepository
 from smscast.domain.analysis import final_text
 from smscast.domain.campaigns import CampaignDefinition
-from smscast.domain.numbers import region_of, validate_numbers
+from smscast.domain.numbers import region_of, validate_regions
 from smscast.domain.personalisation import compile_template
 from smscast.domain.segmentation import count_parts
+from smscast.domain.statuses import MessageStatus
 
 BLACKLIST_SERVICE = "Sms"
 
@@ -49,6 +52,26 @@ class Position:
             return Position(), 0
         data = json.loads(text)
         return Position(int(data["direct"]), int(data["group"]), str(data["after"])), int(data["count"])
+
+
+def shared_values(
+    account_id: str, application_id: str, tracking_id: str, definition: CampaignDefinition, now: datetime
+) -> dict[str, Any]:
+    """The column values every part of the campaign has (``CampaignPartWriter``'s shared columns)."""
+    callback = json.dumps(definition.callback.to_json()) if definition.callback else None
+    return {
+        "account_id": account_id,
+        "application_id": application_id,
+        "campaign_id": tracking_id,
+        "sender": definition.sender,
+        "flash": definition.flash,
+        "callback": callback,
+        "quiet_hours": definition.respect_quiet_hours,
+        "status": MessageStatus.QUEUED.value,
+        "status_date": now,
+        "not_before": now,
+        "created_at": now,
+    }
 
 
 class TimeOrderedIds:
@@ -148,6 +171,16 @@ class GroupToExpand:
     earlier: tuple[int, ...]
 
 
+def growing(first: int) -> Iterator[int]:
+    """The sizes of an expansion's successive writes before their cap: ``first``, then four times the last
+    one. A small first write makes the first parts claimable at once (it waits for nothing but itself);
+    the larger later ones keep the cost per write low."""
+    size = max(first, 1)
+    while True:
+        yield size
+        size = min(size * 4, 1 << 30)
+
+
 class Recipients:
     """A campaign's recipients: every one once (by number), blacklisted ones left out: ``to``, then
     ``contacts``, then each group's members (a member of an earlier group is left to that group).
@@ -155,59 +188,104 @@ class Recipients:
     Memory stays bounded whatever the group sizes: only the numbers of ``to`` and ``contacts`` are
     remembered (``seen``); group members are distinct contacts, so distinct numbers (a mobile is unique
     per account), and overlaps between groups are asked of the database batch by batch. Each read is a
-    short transaction of its own.
+    short transaction of its own; the contacts of ``to`` numbers (labels, blacklisted) are read a batch at
+    a time, when the batch is written, so the first batch waits for nothing but itself.
     """
 
     def __init__(self, db: Database, account_id: str, definition: CampaignDefinition, batch: int) -> None:
         self._db = db
         self._account_id = account_id
         self._batch = batch
-        numbers = validate_numbers(list(definition.to), "to")
+        to = list(definition.to)
+        regions = validate_regions(to, "to")
         with db.read() as conn:
-            contacts = RecipientRepository(conn)
-            known = contacts.by_mobiles(account_id, [n.e164 for n in numbers])
-            chosen = {c.id: c for c in contacts.by_ids(account_id, list(definition.contacts))}
+            self._chosen = {
+                c.id: c for c in RecipientRepository(conn).by_ids(account_id, list(definition.contacts))
+            }
             self.names = list(dict.fromkeys(str(n) for n in definition.groups))
             self.found = GroupRepository(conn).find_by_names(account_id, self.names)
-        # (number, region, labels, blacklisted) per entry of `to` then `contacts`; None: a deleted contact.
-        direct: list[tuple[str, str, Mapping[str, str] | None, bool] | None] = []
-        for number in numbers:
-            contact = known.get(number.e164)
-            blocked = contact is not None and BLACKLIST_SERVICE in contact.blacklisted_services
-            direct.append((number.e164, number.region, contact.labels if contact else None, blocked))
+        # Number and region per entry of `to` then `contacts` (None: a contact deleted since).
+        numbers: list[str | None] = list(to)
+        self._to_count = len(to)
         for contact_id in definition.contacts:
-            contact = chosen.get(contact_id)
-            if contact is None:
-                direct.append(None)
-                continue
-            blocked = BLACKLIST_SERVICE in contact.blacklisted_services
-            direct.append(
-                (contact.mobile, contact.country or region_of(contact.mobile), contact.labels, blocked)
-            )
-        self._direct = direct
-        self.direct_count = len(direct)
+            contact = self._chosen.get(contact_id)
+            numbers.append(None if contact is None else contact.mobile)
+            regions.append("" if contact is None else contact.country or region_of(contact.mobile))
+        self._numbers = numbers
+        self._regions = regions
+        self._contact_ids = definition.contacts
+        self.direct_count = len(numbers)
         #: Every number of ``to`` and ``contacts`` (blacklisted ones too): group members with one of them
         #: are recipients already (or blacklisted: the same contact).
-        self.seen: dict[str, None] = {}
-        self._first: list[int] = []  # the index of each number's first entry
-        for index, entry in enumerate(direct):
-            if entry is not None and entry[0] not in self.seen:
-                self.seen[entry[0]] = None
-                self._first.append(index)
+        self.seen: dict[str, None] = dict.fromkeys(n for n in numbers if n is not None)
+        self._first: Sequence[int]  # the index of each number's first entry, ascending
+        if len(self.seen) == len(numbers):
+            self._first = range(len(numbers))
+        else:
+            firsts: dict[str, int] = {}
+            for index, number in enumerate(numbers):
+                if number is not None and number not in firsts:
+                    firsts[number] = index
+            self._first = sorted(firsts.values())
 
-    def direct_batches(self, start: Position) -> Iterator[tuple[list[Recipient], Position]]:
-        """The recipients of ``to`` and ``contacts`` from ``start`` in batches, each with the position after
-        it; the last batch (maybe empty) has the position after every direct entry."""
-        batch: list[Recipient] = []
-        for index in self._first:
-            entry = self._direct[index]
-            assert entry is not None
-            if index >= start.direct and not entry[3]:
-                batch.append((entry[0], entry[1], entry[2], None))
-                if len(batch) >= self._batch:
-                    yield batch, Position(index + 1)
-                    batch = []
-        yield batch, Position(self.direct_count)
+    def _windows(self, start: Position, sizes: Iterator[int]) -> Iterator[tuple[Sequence[int], Position]]:
+        """The indexes of the first entries of numbers from ``start``, ``next(sizes)`` at a time, each with
+        the position after it; the last window (maybe empty) has the position after every direct entry."""
+        first = self._first
+        at = bisect.bisect_left(first, start.direct)
+        while True:
+            size = next(sizes)
+            window = first[at : at + size]
+            at += len(window)
+            if at >= len(first):
+                yield window, Position(self.direct_count)
+                return
+            yield window, Position(window[-1] + 1)
+
+    def direct_by_country(
+        self, start: Position, sizes: Iterator[int]
+    ) -> Iterator[tuple[dict[str, list[str]], Position]]:
+        """The numbers of ``to`` and ``contacts`` from ``start`` (each once, blacklisted ones included: the
+        database leaves them out, ``DirectPartInserter``) grouped by region, a window at a time, each with
+        the position after it."""
+        numbers, regions = self._numbers, self._regions
+        for window, position in self._windows(start, sizes):
+            by_region: dict[str, list[str]] = {}
+            for index in window:
+                number = numbers[index]
+                assert number is not None  # a first entry has a number
+                listed = by_region.get(regions[index])
+                if listed is None:
+                    by_region[regions[index]] = [number]
+                else:
+                    listed.append(number)
+            yield by_region, position
+
+    def direct_batches(
+        self, start: Position, sizes: Iterator[int]
+    ) -> Iterator[tuple[list[Recipient], Position]]:
+        """The recipients of ``to`` and ``contacts`` from ``start`` with their labels, blacklisted ones left
+        out, in batches, each with the position after it; the last batch (maybe empty) has the position
+        after every direct entry."""
+        numbers, regions, to_count = self._numbers, self._regions, self._to_count
+        for window, position in self._windows(start, (min(size, self._batch) for size in sizes)):
+            asked = [number for i in window if i < to_count and (number := numbers[i]) is not None]
+            known: Mapping[str, ContactRecord] = {}
+            if asked:
+                with self._db.read() as conn:
+                    known = RecipientRepository(conn).by_mobiles(self._account_id, asked)
+            batch: list[Recipient] = []
+            for index in window:
+                number = numbers[index]
+                assert number is not None  # a first entry has a number
+                if index < to_count:
+                    contact = known.get(number)
+                else:
+                    contact = self._chosen[self._contact_ids[index - to_count]]
+                if contact is not None and BLACKLIST_SERVICE in contact.blacklisted_services:
+                    continue
+                batch.append((number, regions[index], contact.labels if contact else None, None))
+            yield batch, position
 
     def groups(self, start: Position) -> Iterator[GroupToExpand]:
         """The groups left to expand from ``start``, in the definition's order (deleted ones skipped)."""

@@ -5,10 +5,13 @@ Expansion writes one row per part for every recipient (``to`` ∪ contacts ∪ g
 by number, minus the blacklisted), in batches. Each batch is committed together with a checkpoint (how far
 through ``to``/``contacts`` and which group after which contact id), so an expansion interrupted by a crash
 is resumed exactly there by whichever worker takes the lease next: no recipient is written twice or
-skipped, and memory stays bounded whatever the group sizes. ``to`` and ``contacts`` rows are built in
-Python; so are group members' when the body is personalised. Otherwise every part has the campaign's text
-(stored once; the parts store NULL) and the database writes a chunk of members' parts with one
-``INSERT … SELECT`` (``db.expansion``, docs/adr/0005). Part ids are time-ordered UUIDs (version 7), so
+skipped, and memory stays bounded whatever the group sizes. When the body is personalised the rows are
+built in Python. Otherwise every part has the campaign's text (stored once; the parts store NULL) and the
+database writes the parts of a chunk of recipients with one ``INSERT … SELECT`` (``db.expansion``,
+docs/adr/0005): the numbers of ``to`` and ``contacts`` passed as one parameter per country, group members
+read by the statement itself. The first write is small, so dispatchers have parts to claim a few
+milliseconds after the start, and the writes grow from there to a cap (on SQLite, whose single writer
+the dispatchers wait for, a cap of ~30 ms per write). Part ids are time-ordered UUIDs (version 7), so
 inserting a million rows appends to the id indexes.
 """
 
@@ -20,12 +23,11 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from typing import Any
 
 from smscast.db.accounts import AccountRepository
 from smscast.db.campaigns import CampaignEngineRepository, CampaignRepository, CampaignRow
 from smscast.db.database import Database
-from smscast.db.expansion import GroupPartInserter, part_ids
+from smscast.db.expansion import DirectPartInserter, GroupPartInserter, part_ids
 from smscast.db.messages import CampaignPartWriter, NewPart, PartValues, insert_ignoring_duplicates
 from smscast.domain.campaigns import CampaignDefinition, CampaignState
 from smscast.domain.clock import Clock
@@ -43,14 +45,21 @@ from smscast.services.campaign_expansion import (
     Recipients,
     TimeOrderedIds,
     WritePipeline,
+    growing,
+    shared_values,
 )
 
 log = logging.getLogger("smscast.campaigns")
 
 ID_NAMESPACE = uuid.UUID("6b3f4c2e-9f1d-4f57-9a53-2f6d1c0e8a11")
-WRITE_BATCH = 5000
-#: Group members per ``INSERT … SELECT`` of the in-database expansion (one transaction each).
-GROUP_CHUNK = 20_000
+#: At most this many recipients per write of ``to`` and ``contacts`` (one transaction each), and group
+#: members per ``INSERT … SELECT`` of the in-database expansion (docs/adr/0005): (PostgreSQL, SQLite).
+#: SQLite has one writer, which dispatchers wait for while a write lasts: its writes are kept to ~30 ms.
+WRITE_BATCH = {"postgresql": 5000, "sqlite": 2000}
+GROUP_CHUNK = {"postgresql": 20_000, "sqlite": 5000}
+#: Recipients of an expansion's first write; each write after it may be four times the last, up to the
+#: caps above (``growing``): the first parts are claimable a few milliseconds after the start.
+FIRST_CHUNK = 500
 LEASE = timedelta(seconds=120)
 
 
@@ -60,15 +69,18 @@ class CampaignStarter:
         db: Database,
         clock: Clock,
         *,
-        write_batch: int = WRITE_BATCH,
-        group_chunk: int = GROUP_CHUNK,
+        write_batch: int | None = None,
+        group_chunk: int | None = None,
+        first_chunk: int = FIRST_CHUNK,
         in_database: bool = True,
         callbacks: CallbackPlanner | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
-        self.write_batch = write_batch
-        self.group_chunk = group_chunk
+        kind = "sqlite" if db.is_sqlite else "postgresql"
+        self.write_batch = write_batch or WRITE_BATCH[kind]
+        self.group_chunk = group_chunk or GROUP_CHUNK[kind]
+        self.first_chunk = first_chunk
         # False: group members' parts are built in Python even when the body is not personalised (tests
         # compare both ways).
         self.in_database = in_database
@@ -183,52 +195,74 @@ class CampaignStarter:
         if transcode is None:
             transcode = bool(account and account.enforce_transcoding)
         texts = PartTexts(definition.body, definition.fallback_values, transcode)
-        now = self.clock.now()
-        callback = json.dumps(definition.callback.to_json()) if definition.callback else None
-        shared: dict[str, Any] = {
-            "account_id": row.account_id,
-            "application_id": row.application_id,
-            "campaign_id": row.tracking_id,
-            "sender": definition.sender,
-            "flash": definition.flash,
-            "callback": callback,
-            "quiet_hours": definition.respect_quiet_hours,
-            "status": MessageStatus.QUEUED.value,
-            "status_date": now,
-            "not_before": now,
-            "created_at": now,
-        }
+        shared = shared_values(
+            row.account_id, row.application_id, row.tracking_id, definition, self.clock.now()
+        )
         writer = CampaignPartWriter(self.db.engine.dialect, shared)
         with self.db.write() as conn:
             # The parts of a campaign that is not personalised store NULL and read the text from here.
             CampaignEngineRepository(conn).set_message_body(row.tracking_id, texts.fixed)
         ids = TimeOrderedIds()
         recipients = Recipients(self.db, row.account_id, definition, self.write_batch)
-        in_database = self.in_database and texts.fixed is not None
-        batches: Iterator[tuple[list[Recipient], Position]] = iter(())
-        if position.direct < recipients.direct_count:  # else done before: no write may move it back
-            batches = recipients.direct_batches(position)
-        if not in_database:
+        direct_left = position.direct < recipients.direct_count  # else done before: no write may move it back
+        if not (self.in_database and texts.fixed is not None):
+            batches: Iterator[tuple[list[Recipient], Position]] = iter(())
+            if direct_left:
+                batches = recipients.direct_batches(position, growing(self.first_chunk))
             batches = itertools.chain(
                 batches, recipients.group_batches(position, with_labels=texts.fixed is None)
             )
-        count = self._write_from_python(row.tracking_id, writer, texts, ids, batches, count)
-        if in_database:
-            for group in recipients.groups(position):
-                inserter = GroupPartInserter(
-                    self.db.engine.dialect,
-                    row.account_id,
-                    group.group_id,
-                    earlier=group.earlier,
-                    excluded=list(recipients.seen),
-                    service=BLACKLIST_SERVICE,
-                    parts=texts.fixed_parts,
-                    groups=json.dumps([group.name]),
-                    shared=shared,
+            return self._write_from_python(row.tracking_id, writer, texts, ids, batches, count)
+        # The body is not personalised: the database writes the parts (docs/adr/0005), a chunk per
+        # transaction, the chunks growing from a small first one (``growing``).
+        sizes = growing(self.first_chunk)
+        if direct_left:
+            direct = DirectPartInserter(
+                self.db.engine.dialect,
+                row.account_id,
+                service=BLACKLIST_SERVICE,
+                parts=texts.fixed_parts,
+                shared=shared,
+            )
+            chunks = recipients.direct_by_country(position, (min(n, self.write_batch) for n in sizes))
+            count = self._write_direct(row.tracking_id, direct, ids, chunks, count)
+        for group in recipients.groups(position):
+            inserter = GroupPartInserter(
+                self.db.engine.dialect,
+                row.account_id,
+                group.group_id,
+                earlier=group.earlier,
+                excluded=list(recipients.seen),
+                service=BLACKLIST_SERVICE,
+                parts=texts.fixed_parts,
+                groups=json.dumps([group.name]),
+                shared=shared,
+            )
+            count = self._write_in_database(
+                row.tracking_id, writer, inserter, ids, group, recipients, count, sizes
+            )
+        return count
+
+    def _write_direct(
+        self,
+        tracking_id: str,
+        inserter: DirectPartInserter,
+        ids: TimeOrderedIds,
+        chunks: Iterator[tuple[dict[str, list[str]], Position]],
+        count: int,
+    ) -> int:
+        """The parts of ``to`` and ``contacts``, written by the database a chunk at a time (one statement
+        per country of the chunk), each chunk in one transaction with its checkpoint; returns the count
+        of recipients so far."""
+        for by_region, position in chunks:
+            with self.db.write() as conn:
+                for country, numbers in by_region.items():
+                    prefix, first = ids.reserve(len(numbers) * (inserter.parts + 1))
+                    count += inserter.insert(conn, numbers, country, prefix, first)
+                CampaignEngineRepository(conn).extend_lease(
+                    tracking_id, self.clock.now() + LEASE, position.checkpoint(count)
                 )
-                count = self._write_in_database(
-                    row.tracking_id, writer, inserter, ids, group, recipients, count
-                )
+            self.on_parts_written()
         return count
 
     def _write_from_python(
@@ -243,6 +277,8 @@ class CampaignStarter:
         """Builds the rows of ``batches`` in Python and writes them one batch behind (``WritePipeline``),
         each write with the checkpoint after it; returns the count of recipients so far."""
         group_json: dict[str | None, str | None] = {None: None}
+        limits = (min(n, self.write_batch) for n in growing(self.first_chunk))
+        limit = next(limits)
         pending: list[PartValues] = []
         position: Position | None = None
         flushes = WritePipeline(depth=2)
@@ -257,9 +293,10 @@ class CampaignStarter:
                     message_id = ids.take()
                     for part in range(1, parts + 1):
                         pending.append((ids.take(), message_id, part, parts, number, region, text, groups))
-                if len(pending) >= self.write_batch:
+                if len(pending) >= limit:
                     flushes.submit(self._flush, tracking_id, writer, pending, position.checkpoint(count))
                     pending = []
+                    limit = next(limits)
             if position is not None:
                 flushes.submit(self._flush, tracking_id, writer, pending, position.checkpoint(count))
             flushes.finish()
@@ -285,12 +322,14 @@ class CampaignStarter:
         group: GroupToExpand,
         recipients: Recipients,
         count: int,
+        sizes: Iterator[int],
     ) -> int:
         """The parts of one group's members, written by the database a chunk at a time, each chunk in one
         transaction with its checkpoint (members without a stored country are placed here and written
         through ``writer``, with the ids the database would have given them); returns the count so far."""
-        size, after = self.group_chunk, group.after
+        after = group.after
         while True:
+            size = min(next(sizes), self.group_chunk)
             with self.db.write() as conn:
                 upto = inserter.chunk_end(conn, after, size)
                 parts = inserter.parts
