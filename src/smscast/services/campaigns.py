@@ -48,7 +48,7 @@ from smscast.domain.errors import (
     InvalidSenderOrRecipients,
     NoRecipientsLeft,
 )
-from smscast.domain.numbers import PhoneNumber, validate_numbers
+from smscast.domain.numbers import validate_regions
 from smscast.domain.personalisation import compile_template
 from smscast.domain.sender import validate_sender
 from smscast.domain.statuses import public_counts
@@ -115,16 +115,13 @@ class CampaignService:
         # insert; the unique index settles a name race that slips between the two.
         with self.db.read() as conn:
             prepared = self._prepare(conn, principal, definition, exclude=None, check_name=True)
+        write, stored = self._write(prepared)
         with self.db.write() as conn:
             repo = CampaignRepository(conn)
             try:
                 with conn.begin_nested():
                     repo.insert(
-                        tracking_id,
-                        principal.account_id,
-                        principal.application_id,
-                        self._write(prepared),
-                        self.clock.now(),
+                        tracking_id, principal.account_id, principal.application_id, write, self.clock.now()
                     )
             except sa.exc.IntegrityError:
                 raise CampaignNameExists() from None
@@ -132,7 +129,7 @@ class CampaignService:
         assert row is not None
         if row.state is CampaignState.QUEUED:
             self.on_queued()
-        return self._view(row, {})
+        return self._view(row, {}, stored)
 
     def update_scheduled(
         self, principal: Principal, tracking_id: str, definition: CampaignDefinition
@@ -149,11 +146,12 @@ class CampaignService:
             if current.state is not CampaignState.SCHEDULED:
                 raise CampaignNotScheduled()
             prepared = self._prepare(conn, principal, definition, exclude=tracking_id, check_name=True)
+        write, stored = self._write(prepared)
         with self.db.write() as conn:
             try:
                 with conn.begin_nested():
                     row = CampaignRepository(conn).update_scheduled(
-                        principal.account_id, tracking_id, self._write(prepared), self.clock.now()
+                        principal.account_id, tracking_id, write, self.clock.now()
                     )
             except sa.exc.IntegrityError:
                 raise CampaignNameExists() from None
@@ -161,7 +159,7 @@ class CampaignService:
             raise CampaignNotScheduled()
         if row.state is CampaignState.QUEUED:
             self.on_queued()
-        return self._view(row, {})
+        return self._view(row, {}, stored)
 
     def cancel(self, principal: Principal, tracking_id: str) -> CampaignView:
         with self.db.write() as conn:
@@ -230,9 +228,10 @@ class CampaignService:
         check_name: bool,
     ) -> _Prepared:
         check_definition(definition)
-        numbers = validate_numbers(list(definition.to), "to")
+        to = list(definition.to)
+        regions = validate_regions(to, "to")
         if definition.reminder is not None:
-            validate_numbers(list(definition.reminder.to), "reminder.to")
+            validate_regions(list(definition.reminder.to), "reminder.to")
         for field, callback in (
             ("callback", definition.callback),
             ("campaignCallback", definition.campaign_callback),
@@ -256,7 +255,7 @@ class CampaignService:
             prices=self.prices.price_list(conn),
             transcode_enabled=transcode,
         )
-        self._resolve(conn, principal.account_id, definition, numbers, analysis)
+        self._resolve(conn, principal.account_id, definition, to, regions, analysis)
 
         name = definition.name
         if (
@@ -281,7 +280,8 @@ class CampaignService:
         conn: Connection,
         account_id: str,
         definition: CampaignDefinition,
-        numbers: list[PhoneNumber],
+        to: list[str],
+        regions: list[str],
         analysis: CampaignAnalysis,
     ) -> None:
         contacts_repo = RecipientRepository(conn)
@@ -301,16 +301,16 @@ class CampaignService:
                 "No recipients were specified: give to, contacts or groups", {"to": "no recipients"}
             )
 
-        known = contacts_repo.by_mobiles(account_id, list(dict.fromkeys(n.e164 for n in numbers)))
-        for number in numbers:
-            contact = known.get(number.e164)
-            analysis.recipient_countries[number.e164] = number.region
-            analysis.add(
-                number.e164,
-                number.region,
-                contact.labels if contact else None,
-                contact is not None and BLACKLIST_SERVICE in contact.blacklisted_services,
-            )
+        known = contacts_repo.by_mobiles(account_id, to)  # de-duplicates
+        countries = analysis.recipient_countries
+        add = analysis.add
+        for number, region in zip(to, regions, strict=True):
+            contact = known.get(number)
+            countries[number] = region
+            if contact is None:
+                add(number, region, None, False)
+            else:
+                add(number, region, contact.labels, BLACKLIST_SERVICE in contact.blacklisted_services)
         for contact in contacts:
             blacklisted = BLACKLIST_SERVICE in contact.blacklisted_services
             analysis.contacts[contact.id] = {
@@ -335,25 +335,31 @@ class CampaignService:
             raise NoRecipientsLeft()
 
     @staticmethod
-    def _write(prepared: _Prepared) -> CampaignWrite:
+    def _write(prepared: _Prepared) -> tuple[CampaignWrite, tuple[dict[str, Any], dict[str, Any]]]:
+        """The columns to write, and the stored definition and analysis they encode (``_view`` shows them
+        without reading the JSON just made: with 30,000 numbers it is ~1 MB)."""
         definition = prepared.definition
         stored = definition.to_json()
         if prepared.scheduled_date is None:
             stored.pop("scheduledDate", None)
-        return CampaignWrite(
+        analysis = prepared.analysis.to_json(definition.body)
+        write = CampaignWrite(
             name=definition.name,
             state=prepared.state,
             scheduled_date=prepared.scheduled_date,
             definition=json.dumps(stored, separators=(",", ":")),
-            analysis=json.dumps(prepared.analysis.to_json(definition.body), separators=(",", ":")),
+            analysis=json.dumps(analysis, separators=(",", ":")),
             total_messages=prepared.analysis.total_messages,
             cost=prepared.analysis.cost,
         )
+        return write, (stored, analysis)
 
     @staticmethod
-    def _view(row: CampaignRow, counts: dict[str, int]) -> CampaignView:
+    def _view(
+        row: CampaignRow, counts: dict[str, int], stored: tuple[dict[str, Any], dict[str, Any]] | None = None
+    ) -> CampaignView:
+        """The view of ``row``; ``stored``: its definition and analysis as written (else read from it)."""
         shown = public_counts(counts)
         statuses = {status: shown.get(status, 0) for status in MESSAGE_STATUSES}
-        return CampaignView(
-            row, CampaignDefinition.from_json(json.loads(row.definition)), json.loads(row.analysis), statuses
-        )
+        definition, analysis = stored or (json.loads(row.definition), json.loads(row.analysis))
+        return CampaignView(row, CampaignDefinition.from_json(definition), analysis, statuses)
