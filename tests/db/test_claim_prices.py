@@ -1,13 +1,15 @@
-"""The claim charges each part once, at its country's price: on PostgreSQL the claim statement itself
-quotes the price of an unpriced part (one row version instead of two), and a part the claim does not send
+"""The claim charges each part once, at its country's price: the claim's UPDATE itself quotes the price of
+an unpriced part (one row version instead of two), and a part the claim does not send
 — held for quiet hours, expired, or left ``Unsent`` by the balance — gives the quote back. A part priced on
 an earlier claim keeps its price and is not charged again."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
@@ -54,10 +56,7 @@ def test_each_part_is_charged_once_and_unsent_parts_keep_no_price(
 
     sent = container.dispatch.claim(100)
     assert len(sent) == 4 and all(part.price == price for part in sent)
-    with container.db.read() as conn:
-        postgres = conn.dialect.name == "postgresql"
-    # PostgreSQL: the claim statement itself priced them; SQLite: a second statement did.
-    assert all(part.quoted == (price if postgres else None) for part in sent)
+    assert all(part.quoted == price for part in sent)  # the claim itself priced them
     rows = _rows(container)
     assert sorted(status for status, _, _ in rows.values()) == ["Sending"] * 4 + ["Unsent"] * 2
     assert all(p == price for status, p, _ in rows.values() if status == "Sending")
@@ -115,3 +114,21 @@ def test_held_and_expired_parts_give_their_quote_back(isolated_database_url: str
             assert _charged(container, tenant.account_id) == price * 3
     finally:
         container.close()
+
+
+def test_a_part_without_any_price_stops_the_claim_and_changes_nothing(
+    isolated: tuple[Container, TestClient],
+) -> None:
+    from smscast.db.schema import prices
+    from smscast.domain.pricing import NoPrice
+
+    container, http = isolated
+    tenant = new_tenant(container, http)
+    assert tenant.post("/sms", json={"body": "Hi", "from": "ACME", "to": GR[0]}).status_code == 200
+    with container.db.write() as conn:  # the price list loses Greece and the ZZ fallback
+        conn.execute(prices.delete().where(prices.c.iso.in_(["GR", "ZZ"])))
+    container.dispatch.settings = replace(container.dispatch.settings, price_refresh=timedelta(0))
+    with pytest.raises(NoPrice):
+        container.dispatch.claim(100)
+    assert _rows(container) == {GR[0]: ("Queued", None, False)}
+    assert _charged(container, tenant.account_id) == 0

@@ -25,7 +25,7 @@ from smscast.db.dispatch import ClaimedPart, DispatchRepository
 from smscast.db.receipts import Receipt, ReceiptRepository
 from smscast.domain.clock import Clock
 from smscast.domain.numbers import zones_of
-from smscast.domain.pricing import PriceList
+from smscast.domain.pricing import NoPrice, PriceList
 from smscast.domain.quiet_hours import NeverAllowed, Window, next_allowed
 from smscast.domain.segmentation import encode_parts
 from smscast.domain.statuses import FINAL_VALUES, MessageStatus, status_from_receipt
@@ -92,7 +92,7 @@ class DispatchService:
             quoted = {part.sms_id for part in claimed if part.quoted is not None}
             repo.finish(expired, now, quoted)
             repo.hold(held, quoted)
-            send, unsent = self._charge(repo, ready, prices, now)
+            send, unsent = self._charge(repo, ready, now)
             repo.finish([(p.sms_id, MessageStatus.UNSENT.value, "Failed") for p in unsent], now, quoted)
             ended = {sms_id for sms_id, _, _ in expired} | {p.sms_id for p in unsent}
             self.callbacks.parts_changed(
@@ -104,7 +104,6 @@ class DispatchService:
         self,
         repo: DispatchRepository,
         parts: list[ClaimedPart],
-        prices: PriceList,
         now: datetime,
     ) -> tuple[list[ClaimedPart], list[ClaimedPart]]:
         accounts = AccountRepository(repo.conn)
@@ -116,27 +115,25 @@ class DispatchService:
             else:
                 send.append(part)  # charged on an earlier claim
         unsent: list[ClaimedPart] = []
-        priced: list[tuple[str, Decimal]] = []
         for account_id, items in by_account.items():
             account = accounts.get(account_id, for_update=True)
             balance = account.balance if account is not None else Decimal(0)
             total = Decimal(0)
             references: set[str] = set()
             for part in items:
-                price = part.quoted if part.quoted is not None else prices.part_price(part.country)
+                price = part.quoted  # the claim priced it from ``prices``
+                if price is None:
+                    raise NoPrice(part.country)
                 if total + price > balance:
                     unsent.append(part)
                     continue
                 total += price
-                if part.quoted is None:
-                    priced.append((part.sms_id, price))
                 part.price = price  # what a refusal refunds
                 references.add(part.campaign_id or part.message_id)
                 send.append(part)
             if total > 0:
                 reference = next(iter(references)) if len(references) == 1 else None
                 accounts.add_transaction(account_id, "Charge", -total, now, reference)
-        repo.set_prices(priced)
         return send, unsent
 
     def record(
