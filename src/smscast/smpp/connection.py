@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
+from collections.abc import Callable
 from typing import Literal, Protocol
 
 from smscast.smpp import constants as c
-from smscast.smpp.pdu import DeliverSm, GenericNack, Pdu, PduError, PduReader, SubmitSm
+from smscast.smpp.fast import FastPduReader
+from smscast.smpp.pdu import DeliverSm, GenericNack, Pdu, PduError, SubmitSm
 from smscast.smpp.session_types import SubmitOutcome, _ConnectionLost
 
 log = logging.getLogger("smscast.smpp")
@@ -22,11 +24,24 @@ Role = Literal["transceiver", "transmitter", "receiver"]
 _HEADER = struct.Struct(">IIII")
 
 
-class Submission:
-    __slots__ = ("data", "epoch", "future", "pdu")
+OutcomeCallback = Callable[[int, SubmitOutcome | BaseException], None]
 
-    def __init__(self, pdu: SubmitSm | bytes, future: asyncio.Future[SubmitOutcome]) -> None:
-        self.future = future
+
+class Submission:
+    """A submit_sm queued or in flight, and whom to tell how it ended: a future (`SmppSession.submit`), or
+    a callback with the caller's index (`SmppSession.submit_each`: no future, no done-callback, no extra
+    loop iteration per PDU). Either is told once; `done` says whether it was."""
+
+    __slots__ = ("callback", "data", "epoch", "future", "index", "pdu")
+
+    def __init__(
+        self,
+        pdu: SubmitSm | bytes,
+        future: asyncio.Future[SubmitOutcome] | None,
+        callback: OutcomeCallback | None = None,
+        index: int = 0,
+    ) -> None:
+        self.future, self.callback, self.index = future, callback, index
         if isinstance(pdu, bytes):
             self.pdu: SubmitSm | None = None
             self.data = pdu  # encoded by the caller; sending patches in the sequence_number
@@ -34,6 +49,36 @@ class Submission:
             self.pdu = pdu
             self.data = b""  # the encoded PDU once sent; retries only patch the sequence_number
         self.epoch = 0  # the throttling epoch it was sent in
+
+    def done(self) -> bool:
+        """Told already (or, for a future, cancelled by its caller)."""
+        return self.future.done() if self.future is not None else self.callback is None
+
+    def resolve(self, outcome: SubmitOutcome | BaseException) -> None:
+        """Tell the outcome (a `SubmitOutcome`, or the exception ``submit`` raises), unless told already."""
+        future = self.future
+        if future is not None:
+            if not future.done():
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+            return
+        callback, self.callback = self.callback, None
+        if callback is not None:
+            try:
+                callback(self.index, outcome)
+            except Exception:  # the caller's bug must not break the connection that answered
+                log.exception("submit_each callback failed")
+
+    def cancel(self) -> bool:
+        """Cancel a submission not told yet (its callback gets `asyncio.CancelledError`); False if told."""
+        if self.future is not None:
+            return self.future.cancel()
+        if self.callback is None:
+            return False
+        self.resolve(asyncio.CancelledError())
+        return True
 
 
 class ConnectionOwner(Protocol):
@@ -58,7 +103,7 @@ class Connection(asyncio.Protocol):
     def __init__(self, session: ConnectionOwner, role: Role, loop: asyncio.AbstractEventLoop) -> None:
         self.session, self.role, self.loop = session, role, loop
         self.transport: asyncio.Transport | None = None
-        self.reader = PduReader()
+        self.reader = FastPduReader()
         self.submits: dict[int, Submission] = {}  # in flight, in send order
         self.requests: dict[int, asyncio.Future[Pdu]] = {}  # bind, enquire_link, unbind
         self.closed: asyncio.Future[None] = loop.create_future()

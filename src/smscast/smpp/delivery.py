@@ -12,7 +12,8 @@ from collections.abc import Awaitable, Callable
 
 from smscast.smpp import constants as c
 from smscast.smpp.connection import Connection
-from smscast.smpp.pdu import DeliverSm, DeliverSmResp
+from smscast.smpp.fast import deliver_sm_resp
+from smscast.smpp.pdu import DeliverSm
 from smscast.smpp.session_types import SessionStats
 
 log = logging.getLogger("smscast.smpp")
@@ -63,7 +64,7 @@ class Deliveries:
                 self._failed("on_deliver", 1)
                 status = c.ESME_RX_T_APPN
             if not conn.lost:
-                conn.send(DeliverSmResp("", status, pdu.sequence_number).encode())
+                conn.send(deliver_sm_resp(status, pdu.sequence_number))
 
     async def _batch(self, conn: Connection, pdus: list[DeliverSm]) -> None:
         assert self._on_deliver_many is not None
@@ -75,8 +76,7 @@ class Deliveries:
             self._failed("on_deliver_many", len(pdus))
             status = c.ESME_RX_T_APPN
         if not conn.lost:
-            for pdu in pdus:
-                conn.send(DeliverSmResp("", status, pdu.sequence_number).encode())
+            conn.send(b"".join([deliver_sm_resp(status, pdu.sequence_number) for pdu in pdus]))
 
     def _failed(self, handler: str, pdus: int) -> None:
         """Count a failed handler (called in its ``except``). The first failure of a run is logged with its

@@ -70,25 +70,49 @@ def parse_receipt(pdu: DeliverSm) -> Receipt | None:
         return None
     body = pdu.short_message or pdu.tlvs.get(c.TAG_MESSAGE_PAYLOAD, b"")
     fields = _text_fields(body.decode("latin-1"))
-    message_id = get_cstring(pdu.tlvs, c.TAG_RECEIPTED_MESSAGE_ID) or fields.get("id", "")
-    state = get_int(pdu.tlvs, c.TAG_MESSAGE_STATE)
-    if state is not None and state in c.MESSAGE_STATES:
-        stat = c.MESSAGE_STATES[state]
-    else:
-        stat = fields.get("stat", "").upper() or "UNKNOWN"
-    err = fields.get("err", "")
-    if not err:
-        network_error = pdu.tlvs.get(c.TAG_NETWORK_ERROR_CODE)
-        if network_error is not None and len(network_error) == 3:
-            err = str(int.from_bytes(network_error[1:], "big"))
+    message_id, stat, err = _resolve(
+        pdu.tlvs, fields.get("id", ""), fields.get("stat", ""), fields.get("err", "")
+    )
     return Receipt(
-        message_id=message_id.strip(),
+        message_id=message_id,
         stat=stat,
         err=err,
         submit_date=_date_or_none(fields.get("submit date")),
         done_date=_date_or_none(fields.get("done date")),
         text=fields.get("text", ""),
     )
+
+
+def receipt_report(pdu: DeliverSm) -> tuple[str, str, str] | None:
+    """``(message_id, stat, err)`` of `parse_receipt` (None when it returns None), without the dates and the
+    text: what a carrier keeps of a receipt, read with one regex match in the common layout."""
+    if pdu.esm_class & c.ESM_CLASS_MESSAGE_TYPE_MASK != c.ESM_CLASS_DELIVERY_RECEIPT:
+        return None
+    tlvs = pdu.tlvs
+    text = (pdu.short_message or tlvs.get(c.TAG_MESSAGE_PAYLOAD, b"")).decode("latin-1")
+    standard = _STANDARD.match(text)
+    if standard is not None:
+        # \S* and str.strip() agree on what whitespace is: these groups need no strip().
+        message_id, stat, err = standard.group(1, 4, 5)
+        return _resolve(tlvs, message_id, stat, err)
+    fields = _text_fields(text)
+    return _resolve(tlvs, fields.get("id", ""), fields.get("stat", ""), fields.get("err", ""))
+
+
+def _resolve(tlvs: dict[int, bytes], text_id: str, text_stat: str, err: str) -> tuple[str, str, str]:
+    """``(message_id, stat, err)`` from the text's fields and the TLVs: receipted_message_id (unless empty)
+    and a known message_state win over the text; network_error_code fills in a missing ``err``."""
+    message_id = get_cstring(tlvs, c.TAG_RECEIPTED_MESSAGE_ID) or text_id
+    state = get_int(tlvs, c.TAG_MESSAGE_STATE)
+    if state is not None and state in c.MESSAGE_STATES:
+        stat = c.MESSAGE_STATES[state]
+    else:
+        stat = text_stat.upper() or "UNKNOWN"
+    if not err:
+        network_error = tlvs.get(c.TAG_NETWORK_ERROR_CODE)
+        if network_error is not None and len(network_error) == 3:
+            err = str(int.from_bytes(network_error[1:], "big"))
+    return message_id.strip(), stat, err
 
 
 def _text_fields(body: str) -> dict[str, str]:

@@ -34,11 +34,11 @@ import functools
 import logging
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from smscast.smpp import constants as c
-from smscast.smpp.connection import Connection, Role, Submission
+from smscast.smpp.connection import Connection, OutcomeCallback, Role, Submission
 from smscast.smpp.delivery import Deliveries
 from smscast.smpp.pdu import (
     BindReceiver,
@@ -164,6 +164,17 @@ class SmppSession:
         self._pump()
         return future
 
+    def submit_each(self, pdus: Iterable[tuple[int, bytes]], on_outcome: OutcomeCallback) -> None:
+        """`submit_nowait` for many encoded submit_sm (``submit.encode_submit_part``) without a future each:
+        ``on_outcome(index, outcome)`` is called once per ``(index, pdu)`` pair, from the event loop and
+        never from inside this call, with the `SubmitOutcome`, or the exception `submit` would raise
+        (`SessionClosed`; `asyncio.CancelledError` when `abandon_queued` dropped it). Raises
+        `SessionClosed` at once, having queued nothing, if the session is not running."""
+        if self._closing or not self._started:
+            raise SessionClosed("the session is not running")
+        self._queue.extend(Submission(data, None, on_outcome, index) for index, data in pdus)
+        self._pump()
+
     def _pump(self) -> None:
         """Put queued submissions on the wire while the window, link, pause and tps budget allow."""
         queue = self._queue
@@ -179,7 +190,7 @@ class SmppSession:
         in_flight, window, interval = conn.submits, self.config.window, self._tps_interval
         while queue and len(in_flight) < window:
             submission = queue.popleft()
-            if submission.future.done():
+            if submission.done():
                 continue  # cancelled by its caller before it was sent
             if interval:
                 slot = max(self._next_slot, now - interval)  # a late timer may catch up by one slot
@@ -198,7 +209,7 @@ class SmppSession:
                 try:
                     submission.data = submission.pdu.encode()
                 except PduError as exc:
-                    submission.future.set_exception(exc)
+                    submission.resolve(exc)
                     continue
             submission.epoch = self._pause_epoch
             in_flight[sequence_number] = submission
@@ -218,12 +229,11 @@ class SmppSession:
         self._pump()
 
     def _on_submit_resp(self, submission: Submission, resp: Pdu) -> None:
-        status, future = resp.command_status, submission.future
+        status = resp.command_status
         if status == c.ESME_ROK and isinstance(resp, SubmitSmResp):
             if self._throttle_streak and submission.epoch == self._pause_epoch:
                 self._throttle_streak = 0
-            if not future.done():
-                future.set_result(SubmitOutcome(True, resp.message_id, status))
+            submission.resolve(SubmitOutcome(True, resp.message_id, status))
         elif status in c.THROTTLING_STATUSES:
             self._stats.throttled += 1
             if submission.epoch == self._pause_epoch:  # else: sent before the current pause began
@@ -232,18 +242,16 @@ class SmppSession:
                 backoff = self.config.throttle_backoff_s * 2 ** min(self._throttle_streak - 1, 4)
                 self._paused_until = asyncio.get_running_loop().time() + backoff
                 log.info("SMSC throttling (%s): pausing submits for %.3f s", c.status_name(status), backoff)
-            if not future.done():
+            if not submission.done():
                 self._queue.appendleft(submission)
-        elif not future.done():
-            future.set_result(SubmitOutcome(False, None, status or c.ESME_RUNKNOWNERR))
+        elif not submission.done():
+            submission.resolve(SubmitOutcome(False, None, status or c.ESME_RUNKNOWNERR))
 
     def _requeue(self, submissions: list[Submission]) -> None:
-        live = [s for s in submissions if not s.future.done()]
+        live = [s for s in submissions if not s.done()]
         if self._closing:
             for submission in live:
-                submission.future.set_exception(
-                    SessionClosed("connection lost while closing; outcome unknown")
-                )
+                submission.resolve(SessionClosed("connection lost while closing; outcome unknown"))
         else:
             self._stats.resubmitted += len(live)
             self._queue.extendleft(reversed(live))
@@ -251,9 +259,7 @@ class SmppSession:
     def _check_drained(self, conn: Connection | None) -> None:
         if conn is None:  # closing without a link: queued retries can never go out
             while self._queue:
-                submission = self._queue.popleft()
-                if not submission.future.done():
-                    submission.future.set_exception(SessionClosed("closed before the SMSC answered"))
+                self._queue.popleft().resolve(SessionClosed("closed before the SMSC answered"))
         if not self._queue and (conn is None or not conn.submits):
             self._drained.set()
 
@@ -361,10 +367,7 @@ class SmppSession:
         died: nothing it can no longer record may reach the SMSC after it."""
         abandoned = 0
         while self._queue:
-            submission = self._queue.popleft()
-            if not submission.future.done():
-                submission.future.cancel()
-                abandoned += 1
+            abandoned += self._queue.popleft().cancel()
         return abandoned
 
     async def close(self, drain_timeout_s: float | None = None) -> None:
@@ -379,8 +382,7 @@ class SmppSession:
         never_sent = [s for s in self._queue if not s.data]
         self._queue = deque(s for s in self._queue if s.data)
         for submission in never_sent:
-            if not submission.future.done():
-                submission.future.set_exception(SessionClosed("the session closed before this was sent"))
+            submission.resolve(SessionClosed("the session closed before this was sent"))
         self._pump()
         try:
             await asyncio.wait_for(self._drained.wait(), timeout)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict, cast
 
 from smscast.smpp import constants as c
 from smscast.smpp.pdu import PduError, SubmitSm
@@ -155,8 +155,25 @@ def encode_submit_part(fields: SubmitFields) -> bytes:
     campaign differ only there, and building and encoding a PDU object per part showed in profiles."""
     # The reference is not sent in a single-part message: one template serves all of them.
     shape = {**fields, "destination_addr": "", "ref": fields["ref"] if fields["total"] > 1 else 0}
-    head, tail = _template(tuple(shape.items()))
-    destination = fields["destination_addr"].removeprefix("+").encode("latin-1")
+    return with_destination(_template(tuple(shape.items())), fields["destination_addr"])
+
+
+def submit_template(fields: SubmitFields) -> tuple[bytes, bytes]:
+    """The encoded body of ``build_submit_part(**fields)`` before and after its destination address (which
+    is ignored), for `with_destination`; raises what building and encoding that PDU raise."""
+    shape: SubmitFields = {**fields, "destination_addr": ""}
+    pdu = build_submit_part(**shape)
+    body = pdu.encode()[_HEADER.size :]
+    # service_type, NUL, source TON and NPI, source_addr, NUL, destination TON and NPI; then the
+    # destination's NUL (an empty destination here) and everything after it.
+    at = len(pdu.service_type.encode("latin-1")) + 3 + len(pdu.source_addr.encode("latin-1")) + 3
+    return body[:at], body[at + 1 :]
+
+
+def with_destination(template: tuple[bytes, bytes], destination_addr: str) -> bytes:
+    """The whole submit_sm (sequence_number 0) of a `submit_template` sent to ``destination_addr``."""
+    head, tail = template
+    destination = destination_addr.removeprefix("+").encode("latin-1")
     if len(destination) > 20 or b"\0" in destination:
         raise PduError("destination_addr is longer than 20 octets or contains NUL")
     length = _HEADER.size + len(head) + len(destination) + 1 + len(tail)
@@ -165,14 +182,7 @@ def encode_submit_part(fields: SubmitFields) -> bytes:
 
 @lru_cache(maxsize=4096)
 def _template(shape: tuple[tuple[str, Any], ...]) -> tuple[bytes, bytes]:
-    """The encoded body of the part's submit_sm (its destination left empty) before and after the
-    destination address."""
-    pdu = build_submit_part(**dict(shape))
-    body = pdu.encode()[_HEADER.size :]
-    # service_type, NUL, source TON and NPI, source_addr, NUL, destination TON and NPI; then the
-    # destination's NUL (an empty destination here) and everything after it.
-    at = len(pdu.service_type.encode("latin-1")) + 3 + len(pdu.source_addr.encode("latin-1")) + 3
-    return body[:at], body[at + 1 :]
+    return submit_template(cast(SubmitFields, dict(shape)))
 
 
 def relative_validity_period(minutes: int) -> str:
