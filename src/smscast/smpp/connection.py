@@ -122,6 +122,12 @@ class Connection(asyncio.Protocol):
             self.loop.call_soon(self._flush)
         self._out.append(data)
 
+    def send_all(self, data: list[bytes]) -> None:
+        """`send` each, in order."""
+        if not self._out:
+            self.loop.call_soon(self._flush)
+        self._out += data
+
     def _flush(self) -> None:
         out, self._out = self._out, []
         if self.transport is not None and not self.transport.is_closing():

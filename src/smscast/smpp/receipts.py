@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 
 from smscast.smpp import constants as c
 from smscast.smpp.pdu import DeliverSm
-from smscast.smpp.tlv import get_cstring, get_int
 
 _FIELD = re.compile(
     r"\b(id|sub|dlvrd|submit[ _]date|done[ _]date|stat|err)\s*:\s*(\S*)|\btext\s*:(.*)$",
@@ -25,6 +24,7 @@ _STANDARD = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _DATE = re.compile(r"^\d{10}(\d{2})?$")
+_STATES = c.MESSAGE_STATES
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,18 +101,23 @@ def receipt_report(pdu: DeliverSm) -> tuple[str, str, str] | None:
 
 def _resolve(tlvs: dict[int, bytes], text_id: str, text_stat: str, err: str) -> tuple[str, str, str]:
     """``(message_id, stat, err)`` from the text's fields and the TLVs: receipted_message_id (unless empty)
-    and a known message_state win over the text; network_error_code fills in a missing ``err``."""
-    message_id = get_cstring(tlvs, c.TAG_RECEIPTED_MESSAGE_ID) or text_id
-    state = get_int(tlvs, c.TAG_MESSAGE_STATE)
-    if state is not None and state in c.MESSAGE_STATES:
-        stat = c.MESSAGE_STATES[state]
-    else:
-        stat = text_stat.upper() or "UNKNOWN"
-    if not err:
-        network_error = tlvs.get(c.TAG_NETWORK_ERROR_CODE)
-        if network_error is not None and len(network_error) == 3:
-            err = str(int.from_bytes(network_error[1:], "big"))
-    return message_id.strip(), stat, err
+    and a known message_state win over the text; network_error_code fills in a missing ``err``. (What
+    ``tlv.get_cstring`` and ``tlv.get_int`` read, inline: this runs once per receipt.)"""
+    message_id = text_id
+    if tlvs:
+        raw = tlvs.get(c.TAG_RECEIPTED_MESSAGE_ID)
+        if raw:
+            nul = raw.find(b"\x00")
+            message_id = (raw if nul < 0 else raw[:nul]).decode("latin-1") or text_id
+        raw = tlvs.get(c.TAG_MESSAGE_STATE)
+        stat = _STATES.get(int.from_bytes(raw, "big")) if raw is not None and len(raw) in (1, 2, 4) else None
+        if not err:
+            raw = tlvs.get(c.TAG_NETWORK_ERROR_CODE)
+            if raw is not None and len(raw) == 3:
+                err = str(int.from_bytes(raw[1:], "big"))
+        if stat is not None:
+            return message_id.strip(), stat, err
+    return message_id.strip(), text_stat.upper() or "UNKNOWN", err
 
 
 def _text_fields(body: str) -> dict[str, str]:

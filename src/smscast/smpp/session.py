@@ -33,6 +33,7 @@ import dataclasses
 import functools
 import logging
 import random
+import struct
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ from smscast.smpp.session_types import SmppConfig as SmppConfig
 from smscast.smpp.session_types import SubmitOutcome as SubmitOutcome
 
 log = logging.getLogger("smscast.smpp")
+_SEQUENCE = struct.Struct(">I")
 _BIND_PDUS = {"transceiver": BindTransceiver, "transmitter": BindTransmitter, "receiver": BindReceiver}
 
 
@@ -188,6 +190,7 @@ class SmppSession:
             self._wake_at(self._paused_until)
             return
         in_flight, window, interval = conn.submits, self.config.window, self._tps_interval
+        epoch, sent = self._pause_epoch, []
         while queue and len(in_flight) < window:
             submission = queue.popleft()
             if submission.done():
@@ -197,24 +200,26 @@ class SmppSession:
                 if slot > now:
                     queue.appendleft(submission)
                     self._wake_at(slot)
-                    return
+                    break
                 self._next_slot = slot + interval
-            sequence_number = self._next_sequence()
-            if submission.data:
-                data = submission.data
-                submission.data = data[:12] + sequence_number.to_bytes(4, "big") + data[16:]
+            self._sequence = sequence_number = self._sequence % c.MAX_SEQUENCE_NUMBER + 1
+            data = submission.data
+            if data:
+                submission.data = data = data[:12] + _SEQUENCE.pack(sequence_number) + data[16:]
             else:
                 assert submission.pdu is not None
                 submission.pdu.sequence_number = sequence_number
                 try:
-                    submission.data = submission.pdu.encode()
+                    submission.data = data = submission.pdu.encode()
                 except PduError as exc:
                     submission.resolve(exc)
                     continue
-            submission.epoch = self._pause_epoch
+            submission.epoch = epoch
             in_flight[sequence_number] = submission
-            conn.send(submission.data)
-            self._stats.submitted += 1
+            sent.append(data)
+        if sent:
+            conn.send_all(sent)
+            self._stats.submitted += len(sent)
 
     def _wake_at(self, when: float) -> None:
         timer = self._timer
