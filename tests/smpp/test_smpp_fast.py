@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from smscast.carriers.base import OutboundPart
 from smscast.carriers.smpp import SmppCarrier
 from smscast.smpp import constants as c
-from smscast.smpp.fast import FastPduReader, deliver_sm_resp
+from smscast.smpp.fast import FastPduReader, ReceiptSm, deliver_sm_resp
 from smscast.smpp.pdu import (
     DeliverSm,
     DeliverSmResp,
@@ -249,11 +249,35 @@ def test_fast_reader_equals_the_general_reader_on_garbage(parts: list[bytes], cu
     assert _run(FastPduReader(), chunks) == _run(PduReader(), chunks)
 
 
+@settings(max_examples=800, deadline=None)
+@given(st.lists(frames(), min_size=1, max_size=8), st.lists(st.integers(0, 2000), max_size=6))
+def test_the_receipt_reader_reads_what_the_general_reader_and_receipt_report_read(
+    pdus: list[bytes], cuts: list[int]
+) -> None:
+    chunks = _chunked(b"".join(pdus), cuts)
+    fast, general = _run(FastPduReader(receipts=True), chunks), _run(PduReader(), chunks)
+    assert len(fast) == len(general)
+    for fast_feed, general_feed in zip(fast, general, strict=True):
+        if isinstance(fast_feed, list) and isinstance(general_feed, list):
+            expected = [
+                ReceiptSm(g.sequence_number, receipt_report(g))
+                if isinstance(f, ReceiptSm) and isinstance(g, DeliverSm)
+                else g
+                for f, g in zip(fast_feed, general_feed, strict=True)
+            ]
+            assert fast_feed == expected
+        else:
+            assert fast_feed == general_feed
+
+
 @settings(max_examples=500, deadline=None)
 @given(deliver_sms())
 def test_a_deliver_sm_reads_back_whole(pdu: DeliverSm) -> None:
     [decoded] = FastPduReader().feed(pdu.encode())
     assert decoded == pdu
+    [receipt] = FastPduReader(receipts=True).feed(pdu.encode())
+    fast = not pdu.schedule_delivery_time and not pdu.validity_period
+    assert receipt == (ReceiptSm(pdu.sequence_number, receipt_report(pdu)) if fast else pdu)
 
 
 @pytest.mark.parametrize("length", [0, 3, 15, 65537, 2**32 - 1])

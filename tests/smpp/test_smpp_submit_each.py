@@ -12,7 +12,7 @@ from tests.smpp.test_smpp_session_edges import FakeConnection, FakeSmsc, _ignore
 from smscast.carriers.base import DeliveryReport, OutboundPart, SubmitResult
 from smscast.carriers.smpp import SmppCarrier
 from smscast.smpp import constants as c
-from smscast.smpp.pdu import DeliverSm, SubmitSm, SubmitSmResp
+from smscast.smpp.pdu import DeliverSm, DeliverSmResp, SubmitSm, SubmitSmResp
 from smscast.smpp.session import SessionClosed, SmppSession, SubmitOutcome
 from smscast.smpp.submit import build_submit_part
 
@@ -185,10 +185,51 @@ def test_the_carrier_reads_receipts_into_reports() -> None:
             reports.extend(batch)
 
         carrier._sink = sink
-        receipt = DeliverSm(esm_class=0x04, short_message=b"id:7 stat:UNDELIV err:069")
-        mobile = DeliverSm(esm_class=0x00, short_message=b"hello")
-        no_err = DeliverSm(esm_class=0x04, short_message=b"id:8 stat:DELIVRD")
-        await carrier._on_deliver_many([receipt, mobile, no_err])
+        await carrier._on_receipts([("7", "UNDELIV", "069"), ("8", "DELIVRD", "")])
+        await carrier._on_receipts([])
         assert reports == [DeliveryReport("7", "UNDELIV", "069"), DeliveryReport("8", "DELIVRD", None)]
+
+
+def test_receipts_mode_hands_over_the_reports_of_a_read_and_answers_every_deliver_sm() -> None:
+    async def scenario() -> None:
+        async with FakeSmsc(accept) as smsc:
+            batches: list[list[tuple[str, str, str]]] = []
+            fail = False
+
+            async def on_receipts(reports: list[tuple[str, str, str]]) -> None:
+                batches.append(reports)
+                if fail:
+                    raise RuntimeError("database down")
+
+            session = SmppSession(smsc.config(), _ignore, on_receipts=on_receipts)
+            await session.start()
+            (fake,) = smsc.connections
+            text = b"id:7 sub:001 dlvrd:001 submit date:2611271530 done date:2611271531 stat:DELIVRD err:000"
+            deliver = [
+                DeliverSm(esm_class=0x04, short_message=text, sequence_number=80),
+                DeliverSm(esm_class=0x00, short_message=b"MO", sequence_number=81),
+                DeliverSm(esm_class=0x04, short_message=b"id:9 stat:UNDELIV", sequence_number=82,
+                          tlvs={c.TAG_NETWORK_ERROR_CODE: b"\x03\x00\x45"},
+                          schedule_delivery_time="000001000000000R"),
+            ]  # fmt: skip
+            fake.send(
+                b"".join(pdu.encode() for pdu in deliver)
+            )  # one read (the last one by the general road)
+            await wait_until(lambda: len(fake.received) >= 4)
+            assert [report for batch in batches for report in batch] == [
+                ("7", "DELIVRD", "000"),
+                ("9", "UNDELIV", "69"),
+            ]
+            assert [p for p in fake.received if isinstance(p, DeliverSmResp)] == [
+                DeliverSmResp("", c.ESME_ROK, seq) for seq in (80, 81, 82)
+            ]
+            fail = True
+            fake.send(DeliverSm(esm_class=0x04, short_message=text, sequence_number=83))
+            await wait_until(lambda: len(fake.received) >= 5)
+            assert fake.received[-1] == DeliverSmResp("", c.ESME_RX_T_APPN, 83)
+            assert (session.stats.delivered, session.stats.deliver_errors) == (4, 1)
+            await session.close()
+
+    run(scenario)
 
     run(scenario)

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from smscast.carriers.base import DeliveryReport, OutboundPart, ReceiptSink, SubmitCallback, SubmitResult
 from smscast.smpp import constants as c
 from smscast.smpp.pdu import DeliverSm, SubmitSm
-from smscast.smpp.receipts import parse_receipt, receipt_report
+from smscast.smpp.receipts import parse_receipt
 from smscast.smpp.session import SessionClosed, SmppConfig, SmppSession, SubmitOutcome
 from smscast.smpp.submit import (
     SubmitFields,
@@ -64,7 +64,7 @@ class SmppCarrier:
 
     async def start(self, on_receipts: ReceiptSink) -> None:
         self._sink = on_receipts
-        self._session = SmppSession(self.config, self._on_deliver, self._on_deliver_many)
+        self._session = SmppSession(self.config, self._on_deliver, on_receipts=self._on_receipts)
         await self._session.start()
 
     async def _on_deliver(self, pdu: DeliverSm) -> None:
@@ -73,15 +73,12 @@ class SmppCarrier:
             return  # a mobile-originated message: not ours to handle (yet)
         await self._sink([DeliveryReport(receipt.message_id, receipt.stat, receipt.err or None)])
 
-    async def _on_deliver_many(self, pdus: list[DeliverSm]) -> None:
-        reports = []
-        for pdu in pdus:
-            report = receipt_report(pdu)
-            if report is not None:  # else a mobile-originated message: not ours to handle (yet)
-                message_id, stat, err = report
-                reports.append(DeliveryReport(message_id, stat, err or None))
+    async def _on_receipts(self, reports: list[tuple[str, str, str]]) -> None:
+        """The receipts of one read (mobile-originated messages are not ours to handle, yet)."""
         if reports and self._sink is not None:
-            await self._sink(reports)
+            await self._sink(
+                [DeliveryReport(message_id, stat, err or None) for message_id, stat, err in reports]
+            )
 
     async def submit(self, part: OutboundPart) -> SubmitResult:
         if self._session is None:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Literal, Protocol
 
 from smscast.smpp import constants as c
-from smscast.smpp.fast import FastPduReader
+from smscast.smpp.fast import FastPduReader, ReceiptSm
 from smscast.smpp.pdu import DeliverSm, GenericNack, Pdu, PduError, SubmitSm
 from smscast.smpp.session_types import SubmitOutcome, _ConnectionLost
 
@@ -86,7 +86,7 @@ class ConnectionOwner(Protocol):
 
     def _on_submit_resp(self, submission: Submission, resp: Pdu) -> None: ...
 
-    def _on_request(self, conn: Connection, pdu: Pdu) -> None: ...
+    def _on_request(self, conn: Connection, pdu: Pdu | ReceiptSm) -> None: ...
 
     def _deliver_read(self, conn: Connection) -> None: ...
 
@@ -100,10 +100,12 @@ class ConnectionOwner(Protocol):
 class Connection(asyncio.Protocol):
     """One TCP connection: framing, correlation by sequence_number, writes coalesced per loop iteration."""
 
-    def __init__(self, session: ConnectionOwner, role: Role, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, session: ConnectionOwner, role: Role, loop: asyncio.AbstractEventLoop, receipts: bool = False
+    ) -> None:
         self.session, self.role, self.loop = session, role, loop
         self.transport: asyncio.Transport | None = None
-        self.reader = FastPduReader()
+        self.reader = FastPduReader(receipts)
         self.submits: dict[int, Submission] = {}  # in flight, in send order
         self.requests: dict[int, asyncio.Future[Pdu]] = {}  # bind, enquire_link, unbind
         self.closed: asyncio.Future[None] = loop.create_future()
@@ -112,6 +114,7 @@ class Connection(asyncio.Protocol):
         self.keepalive: asyncio.Task[None] | None = None
         self._out: list[bytes] = []
         self.delivers: list[DeliverSm] = []  # of the read being handled (on_deliver_many mode)
+        self.receipts: list[ReceiptSm] = []  # of the read being handled (on_receipts mode)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -163,6 +166,8 @@ class Connection(asyncio.Protocol):
         for item in items:
             if isinstance(item, bytes):
                 self._on_malformed(item)
+            elif isinstance(item, ReceiptSm):
+                session._on_request(self, item)
             elif item.command_id & c.RESPONSE_BIT:
                 submission = self.submits.pop(item.sequence_number, None)
                 if submission is not None:
@@ -173,7 +178,7 @@ class Connection(asyncio.Protocol):
                     fut.set_result(item)
             else:
                 session._on_request(self, item)
-        if self.delivers:
+        if self.delivers or self.receipts:
             session._deliver_read(self)
         session._pump()
 

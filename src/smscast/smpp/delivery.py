@@ -12,8 +12,9 @@ from collections.abc import Awaitable, Callable
 
 from smscast.smpp import constants as c
 from smscast.smpp.connection import Connection
-from smscast.smpp.fast import deliver_sm_resp
+from smscast.smpp.fast import ReceiptSm, deliver_sm_resp
 from smscast.smpp.pdu import DeliverSm
+from smscast.smpp.receipts import receipt_report
 from smscast.smpp.session_types import SessionStats
 
 log = logging.getLogger("smscast.smpp")
@@ -29,31 +30,48 @@ class Deliveries:
         on_deliver: Callable[[DeliverSm], Awaitable[None]],
         on_deliver_many: Callable[[list[DeliverSm]], Awaitable[None]] | None,
         stats: SessionStats,
+        on_receipts: Callable[[list[tuple[str, str, str]]], Awaitable[None]] | None = None,
     ) -> None:
         self._on_deliver = on_deliver
         self._on_deliver_many = on_deliver_many
+        self._on_receipts = on_receipts
         self._stats = stats
-        self._queue: asyncio.Queue[tuple[Connection, DeliverSm | list[DeliverSm]]] = asyncio.Queue()
+        # One deliver_sm, or those of one read: a list (on_deliver_many) or a tuple (on_receipts).
+        self._queue: asyncio.Queue[tuple[Connection, DeliverSm | list[DeliverSm] | tuple[ReceiptSm, ...]]]
+        self._queue = asyncio.Queue()
         # A run of failed deliver_sm handlers: [began, last logged, deliver_sm refused] (`_failed`).
         self._failing: list[float] | None = None
 
-    def received(self, conn: Connection, pdu: DeliverSm) -> None:
+    def received(self, conn: Connection, pdu: DeliverSm | ReceiptSm) -> None:
         self._stats.delivered += 1
-        if self._on_deliver_many is not None:
+        if self._on_receipts is not None:  # handed over together at the end of this read
+            if isinstance(pdu, DeliverSm):  # one the fast path left to the general decoder
+                pdu = ReceiptSm(pdu.sequence_number, receipt_report(pdu))
+            conn.receipts.append(pdu)
+        elif isinstance(pdu, ReceiptSm):
+            raise TypeError("a ReceiptSm without on_receipts")  # the reader makes them only for on_receipts
+        elif self._on_deliver_many is not None:
             conn.delivers.append(pdu)  # handed over together at the end of this read
         else:
             self._queue.put_nowait((conn, pdu))
 
     def read_done(self, conn: Connection) -> None:
-        """The deliver_sm PDUs of one read, as one batch (``on_deliver_many`` mode)."""
-        batch, conn.delivers = conn.delivers, []
-        self._queue.put_nowait((conn, batch))
+        """The deliver_sm PDUs of one read, as one batch (``on_deliver_many`` and ``on_receipts`` modes)."""
+        if conn.receipts:
+            receipts, conn.receipts = tuple(conn.receipts), []
+            self._queue.put_nowait((conn, receipts))
+        if conn.delivers:
+            batch, conn.delivers = conn.delivers, []
+            self._queue.put_nowait((conn, batch))
 
     async def worker(self) -> None:
         while True:
             conn, item = await self._queue.get()
             if isinstance(item, list):
                 await self._batch(conn, item)
+                continue
+            if isinstance(item, tuple):
+                await self._receipts(conn, item)
                 continue
             pdu = item
             status = c.ESME_ROK
@@ -77,6 +95,18 @@ class Deliveries:
             status = c.ESME_RX_T_APPN
         if not conn.lost:
             conn.send(b"".join([deliver_sm_resp(status, pdu.sequence_number) for pdu in pdus]))
+
+    async def _receipts(self, conn: Connection, receipts: tuple[ReceiptSm, ...]) -> None:
+        assert self._on_receipts is not None
+        status = c.ESME_ROK
+        try:
+            await self._on_receipts([r.report for r in receipts if r.report is not None])
+            self._succeeded()
+        except Exception:
+            self._failed("on_receipts", len(receipts))
+            status = c.ESME_RX_T_APPN
+        if not conn.lost:
+            conn.send(b"".join([deliver_sm_resp(status, r.sequence_number) for r in receipts]))
 
     def _failed(self, handler: str, pdus: int) -> None:
         """Count a failed handler (called in its ``except``). The first failure of a run is logged with its

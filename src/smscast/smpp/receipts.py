@@ -86,10 +86,14 @@ def parse_receipt(pdu: DeliverSm) -> Receipt | None:
 def receipt_report(pdu: DeliverSm) -> tuple[str, str, str] | None:
     """``(message_id, stat, err)`` of `parse_receipt` (None when it returns None), without the dates and the
     text: what a carrier keeps of a receipt, read with one regex match in the common layout."""
-    if pdu.esm_class & c.ESM_CLASS_MESSAGE_TYPE_MASK != c.ESM_CLASS_DELIVERY_RECEIPT:
+    return report_of(pdu.esm_class, pdu.short_message, pdu.tlvs)
+
+
+def report_of(esm_class: int, short_message: bytes, tlvs: dict[int, bytes]) -> tuple[str, str, str] | None:
+    """`receipt_report` of a deliver_sm with these fields (the rest play no part)."""
+    if esm_class & c.ESM_CLASS_MESSAGE_TYPE_MASK != c.ESM_CLASS_DELIVERY_RECEIPT:
         return None
-    tlvs = pdu.tlvs
-    text = (pdu.short_message or tlvs.get(c.TAG_MESSAGE_PAYLOAD, b"")).decode("latin-1")
+    text = (short_message or tlvs.get(c.TAG_MESSAGE_PAYLOAD, b"")).decode("latin-1")
     standard = _STANDARD.match(text)
     if standard is not None:
         # \S* and str.strip() agree on what whitespace is: these groups need no strip().

@@ -23,6 +23,8 @@ Delivery semantics callers must know:
 - With ``on_deliver_many``, the deliver_sm PDUs that arrive in one read are handed over together as one
   list (one call, one wake-up, however many PDUs), and each is answered once that call returns (all
   ESME_RX_T_APPN if it raises). ``deliver_concurrency`` then bounds the calls in progress.
+- ``on_receipts`` is the same for a caller that only wants receipts: it gets the ``receipt_report`` of
+  each receipt of the read (read straight from the bytes; the other deliver_sm are answered alike).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from dataclasses import dataclass
 from smscast.smpp import constants as c
 from smscast.smpp.connection import Connection, OutcomeCallback, Role, Submission
 from smscast.smpp.delivery import Deliveries
+from smscast.smpp.fast import ReceiptSm
 from smscast.smpp.pdu import (
     BindReceiver,
     BindTransceiver,
@@ -83,12 +86,14 @@ class SmppSession:
         config: SmppConfig,
         on_deliver: Callable[[DeliverSm], Awaitable[None]],
         on_deliver_many: Callable[[list[DeliverSm]], Awaitable[None]] | None = None,
+        on_receipts: Callable[[list[tuple[str, str, str]]], Awaitable[None]] | None = None,
     ) -> None:
         if config.window < 1 or config.deliver_concurrency < 1:
             raise ValueError("window and deliver_concurrency must be at least 1")
         self.config = config
         self._stats = SessionStats()
-        self._deliveries = Deliveries(on_deliver, on_deliver_many, self._stats)
+        self._deliveries = Deliveries(on_deliver, on_deliver_many, self._stats, on_receipts)
+        self._receipts_only = on_receipts is not None
         self._links: list[_Link] = []
         self._queue: deque[Submission] = deque()  # waiting to be sent; retries go to the front
         self._tps_interval = 1.0 / config.tps if config.tps > 0 else 0.0
@@ -275,8 +280,8 @@ class SmppSession:
     def _deliver_read(self, conn: Connection) -> None:
         self._deliveries.read_done(conn)
 
-    def _on_request(self, conn: Connection, pdu: Pdu) -> None:
-        if isinstance(pdu, DeliverSm):
+    def _on_request(self, conn: Connection, pdu: Pdu | ReceiptSm) -> None:
+        if isinstance(pdu, DeliverSm | ReceiptSm):
             self._deliveries.received(conn, pdu)
         elif isinstance(pdu, EnquireLink):
             conn.send(EnquireLinkResp(c.ESME_ROK, pdu.sequence_number).encode())
@@ -289,7 +294,7 @@ class SmppSession:
 
     async def _connect(self, role: Role) -> Connection:
         loop = asyncio.get_running_loop()
-        conn = Connection(self, role, loop)
+        conn = Connection(self, role, loop, self._receipts_only)
         cfg = self.config
         await asyncio.wait_for(
             loop.create_connection(lambda: conn, cfg.host, cfg.port), cfg.response_timeout_s
