@@ -14,10 +14,10 @@ therefore (1) turns on the library's own compiled-pattern cache where the instal
 keeps compiled patterns), (2) groups a bulk list's new values by country calling code before validating
 them, which alone brings mixed arrival order from ~250 to ~20-27 µs per number when (1) is unavailable
 (phonenumbers releases without it), (3) never calls ``phonenumbers.parse`` (the digits are split here, and
-the library's number object, where one is needed, is built from them), and (4) looks up what depends only
-on the calling code (region, metadata, compiled patterns) once per code (``_checker``): a new number then
-costs its own two or three pattern matches, ~3-5 µs in any order (~8-11 µs with (1) alone,
-``bench/bench_numbers.py``). Results (regions) are memoised per string in bounded process-wide caches;
+the library's number object, where one is needed, is built from them), and (4) looks up what depends
+only on the calling code (region, metadata, compiled patterns) once per code (``number_rules.checker``):
+a new number then costs its own two or three pattern matches, ~2-3 µs in any order (~5-11 µs with (1)
+alone, ``bench/bench_numbers.py``). Results (regions) are memoised per string in bounded process-wide caches;
 ``clear_caches()`` empties them (tests and benchmarks).
 
 Everything here is safe to call from several threads: the caches are plain dicts whose single operations
@@ -29,14 +29,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import phonenumbers as _pn
-import phonenumbers.phonenumberutil as _pnu
 from phonenumbers import timezone as _pn_timezone
 from phonenumbers.tzdata import TIMEZONE_DATA as _TIMEZONE_DATA
 
 from smscast.domain.errors import ValidationFailed, validation_error
+from smscast.domain.number_rules import INVALID as _INVALID
+from smscast.domain.number_rules import NON_GEO_REGION as _NON_GEO_REGION
+from smscast.domain.number_rules import checker as _checker
 
 __all__ = [
     "PhoneNumber",
@@ -81,7 +83,6 @@ def _code_table() -> dict[str, tuple[int, int]]:
 _CODE_BY_LEADING_DIGITS: Final = _code_table()
 
 _UNKNOWN_ZONE: Final = "Etc/Unknown"
-_NON_GEO_REGION: Final = "001"  # libphonenumber's region for +800, +882, … (UN M.49 "World")
 
 # Bounds of the memo caches. An entry costs ~150 bytes with its key (measured: ~95 without), so a full
 # cache is ~20 MiB; when full it is simply emptied (cheaper and simpler than LRU bookkeeping, and a
@@ -103,9 +104,6 @@ class PhoneNumber:
     region: str
     country_code: int
 
-
-# Marks a well-formed string that libphonenumber rejects, in the validation cache; no region looks like it.
-_INVALID: Final = "!invalid"
 
 # Valid number -> its region (``PhoneNumber.region``), or ``_INVALID``. The region strings are the
 # library's own, shared: an entry costs its key and a pointer, and no object is made per number.
@@ -144,162 +142,6 @@ def _library_number(cc: int, nsn: str) -> _pn.PhoneNumber:
         if zeros != 1:
             numobj.number_of_leading_zeros = zeros
     return numobj
-
-
-# Number descriptors in the order most recipients match them. Validity per libphonenumber is "matches the
-# general description and at least one type"; which type is irrelevant here, so mobile is tried first
-# instead of last (``_number_type_helper`` tries eight rare types before it), which is ~4x cheaper.
-_TYPE_DESCRIPTORS: Final = (
-    "mobile",
-    "fixed_line",
-    "premium_rate",
-    "toll_free",
-    "shared_cost",
-    "voip",
-    "personal_number",
-    "pager",
-    "uan",
-    "voicemail",
-)
-# Per descriptor object (the library's metadata is loaded once and kept): its possible lengths and its
-# pattern compiled once. The library recompiles (re.compile's cache lookup) and matches twice per call.
-_COMPILED_DESCS: dict[int, tuple[Any, frozenset[int], re.Pattern[str] | None]] = {}
-
-
-def _matches_desc(nsn: str, desc: Any) -> bool:
-    """``phonenumberutil._is_number_matching_desc(nsn, desc)``, same answers, ~3x cheaper."""
-    if desc is None:
-        return False
-    entry = _COMPILED_DESCS.get(id(desc))
-    if entry is None or entry[0] is not desc:
-        pattern = desc.national_number_pattern
-        compiled = re.compile(pattern) if pattern else None
-        entry = _COMPILED_DESCS[id(desc)] = (desc, frozenset(desc.possible_length), compiled)
-    _, lengths, regex = entry
-    if lengths and len(nsn) not in lengths:
-        return False
-    return regex is not None and regex.fullmatch(nsn) is not None
-
-
-def _valid_for(nsn: str, metadata: Any) -> bool:
-    """``_number_type_helper(nsn, metadata) != UNKNOWN``, testing the common types first."""
-    if not _matches_desc(nsn, metadata.general_desc):
-        return False
-    return any(_matches_desc(nsn, getattr(metadata, name)) for name in _TYPE_DESCRIPTORS)
-
-
-def _region_for(cc: int, nsn: str) -> str | None:
-    """``region_code_for_number`` with the fast validity test for codes shared by several regions."""
-    regions = _pnu.COUNTRY_CODE_TO_REGION_CODE.get(cc)
-    if not regions:
-        return None
-    if len(regions) == 1:
-        return str(regions[0])
-    for region in regions:
-        metadata = _pn.PhoneMetadata.metadata_for_region(region.upper(), None)
-        if metadata is None:
-            continue
-        if metadata.leading_digits is not None:
-            if re.compile(metadata.leading_digits).match(nsn):
-                return str(region)
-        elif _valid_for(nsn, metadata):
-            return str(region)
-    return None
-
-
-def _classify(cc: int, nsn: str) -> str:
-    """The region of a valid number (``PhoneNumber.region``), or ``_INVALID``. Equivalent to
-    ``is_valid_number`` (which is exactly ``is_valid_number_for_region(n, region_code_for_number(n))``)
-    while keeping the region it computes; ``tests/unit/test_numbers.py`` checks the equivalence against
-    the library itself."""
-    region = _region_for(cc, nsn)
-    if region is None:
-        return _INVALID
-    metadata = _pn.PhoneMetadata.metadata_for_region_or_calling_code(cc, region.upper())
-    if metadata is None or not _valid_for(nsn, metadata):
-        return _INVALID
-    return "" if region == _NON_GEO_REGION else region
-
-
-_Desc = tuple[frozenset[int], re.Pattern[str] | None]
-
-
-def _desc(desc: Any) -> _Desc | None:
-    """A descriptor's possible lengths and compiled pattern, as ``_matches_desc`` reads them."""
-    if desc is None:
-        return None
-    _matches_desc("", desc)  # compiles and caches it
-    _, lengths, regex = _COMPILED_DESCS[id(desc)]
-    return lengths, regex
-
-
-def _checker(cc: int) -> Callable[[str], str]:
-    """``_classify(cc, ·)`` for one calling code, with everything that depends only on the code looked up
-    once: a bulk list is validated country by country (the field notes' advice), and for a code of one
-    region only the number's own two or three pattern matches remain per number."""
-    known = _CHECKERS.get(cc)
-    if known is None:
-        known = _CHECKERS[cc] = _make_checker(cc)
-    return known
-
-
-def _make_checker(cc: int) -> Callable[[str], str]:
-    regions = _pnu.COUNTRY_CODE_TO_REGION_CODE.get(cc) or ()
-    # (region as returned, its leading-digits pattern or None, its validity test) in the library's order,
-    # as ``_region_for`` walks them; then the validity test ``_classify`` applies to the region found.
-    candidates: list[tuple[str, re.Pattern[str] | None, Callable[[str], bool]]] = []
-    for region in regions:
-        upper = str(region).upper()
-        if len(regions) == 1:
-            metadata = _pn.PhoneMetadata.metadata_for_region_or_calling_code(cc, upper)
-        else:
-            metadata = _pn.PhoneMetadata.metadata_for_region(upper, None)
-        if metadata is None:
-            continue
-        leading = None if metadata.leading_digits is None else re.compile(metadata.leading_digits)
-        result = "" if region == _NON_GEO_REGION else str(region)
-        candidates.append((result, leading, _validity(metadata)))
-    if len(regions) == 1:
-        if not candidates:
-            return lambda nsn: _INVALID
-        only, _, valid = candidates[0]
-        return lambda nsn: only if valid(nsn) else _INVALID
-
-    def check(nsn: str) -> str:
-        for result, leading, valid in candidates:
-            if leading is not None:
-                if leading.match(nsn):
-                    return result if valid(nsn) else _INVALID
-            elif valid(nsn):
-                return result
-        return _INVALID
-
-    return check
-
-
-def _validity(metadata: Any) -> Callable[[str], bool]:
-    """``_valid_for(·, metadata)`` with the descriptors looked up and compiled once."""
-    general = _desc(metadata.general_desc)
-    if general is None:
-        return lambda nsn: False
-    general_lengths, general_regex = general
-    types = [d for d in (_desc(getattr(metadata, name)) for name in _TYPE_DESCRIPTORS) if d is not None]
-
-    def valid(nsn: str) -> bool:
-        size = len(nsn)
-        if general_lengths and size not in general_lengths:
-            return False
-        if general_regex is None or general_regex.fullmatch(nsn) is None:
-            return False
-        for lengths, regex in types:
-            if (not lengths or size in lengths) and regex is not None and regex.fullmatch(nsn) is not None:
-                return True
-        return False
-
-    return valid
-
-
-_CHECKERS: dict[int, Callable[[str], str]] = {}
 
 
 def _remember(e164: str, region: str) -> None:
@@ -371,8 +213,8 @@ def validate_regions(values: Sequence[object], field: str = "to") -> list[str]:
 
     Cost: ~0.3 µs per value already seen (memoised); a new value costs its shape check and its own two or
     three pattern matches, the values being grouped by calling code first so that everything that depends
-    only on the country (region, metadata, compiled patterns) is looked up once per code (``_checker``);
-    values after the first malformed one are not looked at.
+    only on the country (region, metadata, compiled patterns) is looked up once per code
+    (``number_rules.checker``); values after the first malformed one are not looked at.
     """
     if isinstance(values, str | bytes | bytearray):
         raise validation_error(field, "Expected a list of phone numbers")
