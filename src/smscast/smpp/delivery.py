@@ -86,27 +86,31 @@ class Deliveries:
 
     async def _batch(self, conn: Connection, pdus: list[DeliverSm]) -> None:
         assert self._on_deliver_many is not None
-        status = c.ESME_ROK
-        try:
-            await self._on_deliver_many(pdus)
-            self._succeeded()
-        except Exception:
-            self._failed("on_deliver_many", len(pdus))
-            status = c.ESME_RX_T_APPN
-        if not conn.lost:
-            conn.send(b"".join([deliver_sm_resp(status, pdu.sequence_number) for pdu in pdus]))
+        await self._answered(
+            conn, "on_deliver_many", self._on_deliver_many(pdus), [p.sequence_number for p in pdus]
+        )
 
     async def _receipts(self, conn: Connection, receipts: tuple[ReceiptSm, ...]) -> None:
         assert self._on_receipts is not None
+        reports = [r.report for r in receipts if r.report is not None]
+        await self._answered(
+            conn, "on_receipts", self._on_receipts(reports), [r.sequence_number for r in receipts]
+        )
+
+    async def _answered(
+        self, conn: Connection, handler: str, handling: Awaitable[None], sequence_numbers: list[int]
+    ) -> None:
+        """Await ``handling`` (one read's deliver_sm), then answer them all in one send: ESME_ROK, or
+        ESME_RX_T_APPN if it raised, so that the SMSC redelivers them."""
         status = c.ESME_ROK
         try:
-            await self._on_receipts([r.report for r in receipts if r.report is not None])
+            await handling
             self._succeeded()
         except Exception:
-            self._failed("on_receipts", len(receipts))
+            self._failed(handler, len(sequence_numbers))
             status = c.ESME_RX_T_APPN
         if not conn.lost:
-            conn.send(b"".join([deliver_sm_resp(status, r.sequence_number) for r in receipts]))
+            conn.send(b"".join([deliver_sm_resp(status, number) for number in sequence_numbers]))
 
     def _failed(self, handler: str, pdus: int) -> None:
         """Count a failed handler (called in its ``except``). The first failure of a run is logged with its
