@@ -52,7 +52,6 @@ class CampaignCallbackInfo:
     application_id: str
     name: str | None
     state: str
-    definition: str
     progress: str | None
 
 
@@ -203,11 +202,19 @@ class CallbackRepository:
                 campaigns.c.application_id,
                 campaigns.c.name,
                 campaigns.c.state,
-                sa.func.coalesce(campaigns.c.started_definition, campaigns.c.definition),
                 campaigns.c.callback_progress,
             ).where(campaigns.c.tracking_id == tracking_id)
         ).first()
         return None if row is None else CampaignCallbackInfo(*row)
+
+    def campaign_definition(self, tracking_id: str) -> str | None:
+        """The definition the campaign runs (started) or will run, as stored (JSON text)."""
+        value = self.conn.execute(
+            sa.select(sa.func.coalesce(campaigns.c.started_definition, campaigns.c.definition)).where(
+                campaigns.c.tracking_id == tracking_id
+            )
+        ).scalar_one_or_none()
+        return None if value is None else str(value)
 
     def recipients(self, tracking_id: str) -> int:
         return int(

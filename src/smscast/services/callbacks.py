@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -18,9 +19,21 @@ from smscast.domain.campaigns import CallbackStrategy, CampaignState
 from smscast.domain.clock import Clock
 from smscast.domain.statuses import public_counts
 
+# A started campaign's definition never changes again: its campaignCallback is read once per process.
+_STARTED = frozenset(
+    state.value for state in CampaignState if state not in (CampaignState.SCHEDULED, CampaignState.CANCELLED)
+)
+_KNOWN_CALLBACKS = 10_000
+
 
 class CallbackPlanner:
     """Writes outbox rows in the caller's transaction, so a status change and its webhook commit together."""
+
+    def __init__(self) -> None:
+        # tracking id → campaignCallback (or None) of started campaigns. Reading it meant parsing the whole
+        # stored definition (~5 ms for 20,000 numbers) on every scheduler pass, inside SQLite's write
+        # transaction that the dispatchers wait for.
+        self._campaign_callbacks: dict[str, dict[str, Any] | None] = {}
 
     def parts_changed(self, conn: Connection, sms_ids: Sequence[str], now: datetime) -> None:
         """Parts whose status just changed; those with a ``callback`` that wants this status get one."""
@@ -54,7 +67,7 @@ class CallbackPlanner:
         info = repo.campaign_info(tracking_id)
         if info is None:
             return
-        callback = json.loads(info.definition).get("campaignCallback")
+        callback = self._campaign_callback(repo, tracking_id, info.state)
         if not callback:
             return
         strategy = callback.get("strategy", CallbackStrategy.ON_CHANGE.value)
@@ -91,6 +104,21 @@ class CallbackPlanner:
             ],
             now,
         )
+
+    def _campaign_callback(
+        self, repo: CallbackRepository, tracking_id: str, state: str
+    ) -> dict[str, Any] | None:
+        known = self._campaign_callbacks
+        if tracking_id in known:
+            return known[tracking_id]
+        definition = repo.campaign_definition(tracking_id)
+        value = json.loads(definition).get("campaignCallback") if definition else None
+        callback: dict[str, Any] | None = value if isinstance(value, dict) else None
+        if state in _STARTED:
+            if len(known) >= _KNOWN_CALLBACKS:
+                known.clear()
+            known[tracking_id] = callback
+        return callback
 
 
 @dataclass(frozen=True, slots=True)
