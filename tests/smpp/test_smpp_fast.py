@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.smpp.strategies import mutated
 
 from smscast.carriers.base import OutboundPart
 from smscast.carriers.smpp import SmppCarrier
@@ -172,25 +173,6 @@ def deliver_sms(draw: st.DrawFn) -> DeliverSm:
         tlvs=tlvs,
         sequence_number=draw(st.integers(0, c.MAX_SEQUENCE_NUMBER)),
     )
-
-
-@st.composite
-def mutated(draw: st.DrawFn, frame: bytes) -> bytes:
-    """``frame`` with a few octets flipped, cut or inserted after the header (its length kept right)."""
-    data = bytearray(frame)
-    for _ in range(draw(st.integers(1, 3))):
-        if len(data) <= 16:
-            break
-        pos = draw(st.integers(16, len(data) - 1))
-        op = draw(st.sampled_from(["flip", "cut", "insert"]))
-        if op == "flip":
-            data[pos] = draw(st.integers(0, 255))
-        elif op == "cut":
-            del data[pos]
-        else:
-            data.insert(pos, draw(st.integers(0, 255)))
-    data[0:4] = len(data).to_bytes(4, "big")
-    return bytes(data)
 
 
 @st.composite

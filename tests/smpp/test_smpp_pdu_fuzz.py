@@ -7,6 +7,7 @@ import struct
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.smpp.strategies import mutated
 
 from smscast.smpp import constants as c
 from smscast.smpp.pdu import PduError, PduReader, SubmitSm, decode_pdu
@@ -27,21 +28,11 @@ def framed_pdus(draw: st.DrawFn) -> bytes:
     return header + body
 
 
-@st.composite
-def mutated_submit_sm(draw: st.DrawFn) -> bytes:
+def mutated_submit_sm() -> st.SearchStrategy[bytes]:
     """A valid submit_sm with a few bytes flipped, inserted or cut (length header kept consistent)."""
-    data = bytearray(SubmitSm(source_addr="Acme", destination_addr="3069", short_message=b"hi").encode())
-    for _ in range(draw(st.integers(1, 4))):
-        pos = draw(st.integers(16, len(data) - 1))
-        op = draw(st.sampled_from(["flip", "cut", "insert"]))
-        if op == "flip":
-            data[pos] = draw(st.integers(0, 255))
-        elif op == "cut":
-            del data[pos]
-        else:
-            data.insert(pos, draw(st.integers(0, 255)))
-    data[0:4] = len(data).to_bytes(4, "big")
-    return bytes(data)
+    return mutated(
+        SubmitSm(source_addr="Acme", destination_addr="3069", short_message=b"hi").encode(), most=4
+    )
 
 
 def _decode_only_pdu_error(data: bytes) -> None:
