@@ -52,8 +52,8 @@ class ClaimedPart:
     price: Decimal | None
     attempts: int
     has_callback: bool
-    # The part price the claim statement itself set on a part it found unpriced (PostgreSQL: one row
-    # version less per part); None where the caller prices it (SQLite) or it was priced before.
+    # The part price the claim set on a part it found unpriced (`DispatchRepository.claim`); None when the
+    # part was priced on an earlier claim, or no price exists for its country.
     quoted: Decimal | None = None
 
 
@@ -100,7 +100,6 @@ class DispatchRepository:
         """
         dialect = self.conn.dialect
         at = binder(dialect, "messages", "not_before")
-        money = binder(dialect, "messages", "price")
         rows: Sequence[Any]
         if not self._postgres:
             rows = self._claim_sqlite(at(now), limit, at(lease_until), tariff)
@@ -109,6 +108,7 @@ class DispatchRepository:
             # reads every queued part (bitmap scan), sorts them and keeps n: 22 ms for 500 of 20,000 where
             # walking ix_messages_dispatch in order takes 5 ms. For this transaction only.
             self.conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
+            money = binder(dialect, "messages", "price")
             fallback = tariff.get(FALLBACK_ISO)
             rows = self.conn.exec_driver_sql(
                 _POSTGRES_CLAIM,
@@ -363,6 +363,10 @@ class DispatchRepository:
 
 _CLAIMED = ["sms_id", "message_id", "account_id", "campaign_id", "part", "parts", "to", "sender", "country"]
 _CLAIMED += ["body", "flash", "quiet_hours", "expires_at", "created_at"]
+# RETURNING names the updated table's columns qualified on PostgreSQL (``picked`` has an ``sms_id`` too)
+# and unqualified on SQLite (it rejects an alias there).
+_POSTGRES_CLAIMED = ", ".join(f'm."{name}"' for name in _CLAIMED)
+_SQLITE_CLAIMED = ", ".join(f'"{name}"' for name in [*_CLAIMED, "price", "attempts", "callback"])
 
 # PostgreSQL's claim. Parameters: ``now``, ``limit``, ``lease_until``, the tariff as a JSON object (ISO code
 # → part price in micro-units), the ZZ fallback. The picked parts' price before the update comes from the
@@ -377,20 +381,20 @@ _POSTGRES_CLAIM = (
     f" UPDATE messages AS m SET status = '{SENDING}', lease_until = %s, attempts = m.attempts + 1,"
     " price = coalesce(m.price, (%s::jsonb ->> m.country)::bigint, %s::bigint)"
     f" FROM picked WHERE m.sms_id = picked.sms_id AND m.status = '{MessageStatus.QUEUED.value}'"
-    f" RETURNING {', '.join(f'm.{chr(34)}{name}{chr(34)}' for name in _CLAIMED)},"
+    f" RETURNING {_POSTGRES_CLAIMED},"
     " picked.price, m.attempts, m.callback, CASE WHEN picked.price IS NULL THEN m.price END"
 )
 
 
 # SQLite's claim (it has no FOR UPDATE: its single writer keeps dispatchers apart). Parameters: ``now``,
-# ``limit``, ``lease_until``. RETURNING names the updated table's columns unqualified (SQLite rejects an
-# alias there), the price as it was (the claim does not change it here: `_claim_sqlite`).
+# ``limit``, ``lease_until``. RETURNING has the price as it was (the claim does not change it here:
+# `_claim_sqlite`).
 _SQLITE_CLAIM = (
     "WITH picked AS (SELECT sms_id FROM messages"
     f" WHERE status = '{MessageStatus.QUEUED.value}' AND not_before <= ? ORDER BY not_before LIMIT ?)"
     f" UPDATE messages SET status = '{SENDING}', lease_until = ?, attempts = messages.attempts + 1"
     f" FROM picked WHERE messages.sms_id = picked.sms_id AND messages.status = '{MessageStatus.QUEUED.value}'"
-    " RETURNING " + ", ".join(f'"{name}"' for name in [*_CLAIMED, "price", "attempts", "callback"])
+    f" RETURNING {_SQLITE_CLAIMED}"
 )
 
 

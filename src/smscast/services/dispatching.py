@@ -88,7 +88,7 @@ class DispatchService:
                         held.append((part.sms_id, allowed))
                         continue
                 ready.append(part)
-            # A price the claim quoted (PostgreSQL) is taken back from the parts not sent now.
+            # A price the claim quoted is taken back from the parts not sent now.
             quoted = {part.sms_id for part in claimed if part.quoted is not None}
             repo.finish(expired, now, quoted)
             repo.hold(held, quoted)
