@@ -5,12 +5,14 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from smscast.smpp import constants as c
+from smscast.smpp.connection import Connection
 from smscast.smpp.pdu import (
     BindTransceiver,
     BindTransceiverResp,
@@ -304,3 +306,31 @@ def test_deliveries_are_processed_in_order_by_default() -> None:
             await session.close()
 
     run(scenario)
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="TCP_QUICKACK is Linux only")
+def test_every_read_is_acknowledged_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An SMSC with Nagle's algorithm on holds its next responses until our ACK; a delayed ACK (up to
+    40 ms on Linux) would stall a full window. After each read the socket is in quick-ACK mode."""
+    seen: list[int] = []
+    original = Connection.data_received
+
+    def observed(self: Connection, data: bytes) -> None:
+        original(self, data)
+        sock = self.transport.get_extra_info("socket") if self.transport is not None else None
+        if sock is not None:
+            seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK))
+
+    monkeypatch.setattr(Connection, "data_received", observed)
+
+    async def scenario() -> None:
+        async with FakeSmsc(accept) as smsc:
+            session = SmppSession(smsc.config(), _ignore)
+            await session.start()
+            for _ in range(3):
+                assert (await session.submit(SubmitSm(destination_addr="1"))).ok
+            await session.close()
+
+    run(scenario)
+    assert len(seen) >= 4  # bind_resp and three submit_sm_resp
+    assert all(seen), seen

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import struct
 from collections.abc import Callable
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from smscast.smpp import constants as c
 from smscast.smpp.fast import FastPduReader, ReceiptSm
@@ -22,6 +23,7 @@ from smscast.smpp.session_types import SubmitOutcome, _ConnectionLost
 log = logging.getLogger("smscast.smpp")
 Role = Literal["transceiver", "transmitter", "receiver"]
 _HEADER = struct.Struct(">IIII")
+_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)  # Linux only
 
 
 OutcomeCallback = Callable[[int, SubmitOutcome | BaseException], None]
@@ -115,10 +117,14 @@ class Connection(asyncio.Protocol):
         self._out: list[bytes] = []
         self.delivers: list[DeliverSm] = []  # of the read being handled (on_deliver_many mode)
         self.receipts: list[ReceiptSm] = []  # of the read being handled (on_receipts mode)
+        self._sock: Any = None  # the TCP socket, when the platform can acknowledge at once (TCP_QUICKACK)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if _QUICKACK is not None and sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            self._sock = sock
 
     def send(self, data: bytes) -> None:
         if not self._out:
@@ -155,6 +161,11 @@ class Connection(asyncio.Protocol):
             self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
+        if self._sock is not None:
+            # Acknowledge what was read at once. Linux delays an ACK (up to 40 ms) while it has nothing to
+            # send back, and an SMSC with Nagle's algorithm on (node's and Java's sockets by default) holds
+            # its next responses until that ACK: with a full window, that stall was most of its round trip.
+            self._sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)
         self.last_rx = self.loop.time()
         try:
             items = self.reader.feed(data)
