@@ -88,6 +88,7 @@ class ReceiptRepository:
         found: dict[str, tuple[str, str, bool]] = {}
         unique = list(dict.fromkeys(carrier_ids))
         if self._postgres and unique:
+            self._probe_by_index()
             rows = self.conn.exec_driver_sql(
                 "SELECT carrier_message_id, sms_id, status, callback IS NOT NULL FROM messages"
                 " WHERE carrier_message_id = ANY(%s::varchar[]) AND carrier_message_id IS NOT NULL",
@@ -111,6 +112,8 @@ class ReceiptRepository:
 
     def matched_receipts(self, limit: int) -> list[ReceiptMatch]:
         """Inbox receipts whose part is known by now (oldest first), with the part's current status."""
+        if self._postgres:
+            self._probe_by_index()
         rows = self.conn.exec_driver_sql(
             driver_sql(
                 self.conn.dialect,
@@ -124,6 +127,12 @@ class ReceiptRepository:
             ReceiptMatch(inbox_id, sms_id, status, stat, error_code, bool(has_callback))
             for inbox_id, sms_id, status, stat, error_code, has_callback in rows
         ]
+
+    def _probe_by_index(self) -> None:
+        """For this transaction: look parts up through ix_messages_carrier_message_id. While a campaign is
+        being sent the statistics lag behind, the planner expects few submitted parts and reads the whole
+        table instead (10–25 ms a call at 30,000 parts, growing with the table, against well under 1 ms)."""
+        self.conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
 
     def delete_receipts(self, inbox_ids: Sequence[int]) -> None:
         if inbox_ids and self._postgres:
