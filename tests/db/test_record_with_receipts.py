@@ -67,3 +67,34 @@ def test_receipts_ride_with_the_submit_results(isolated: tuple[Container, TestCl
     assert inbox == ["c-elsewhere"]
     statuses = [payload["status"]["name"] for payload in outbox]
     assert statuses == ["Sent", "Delivered"], outbox  # the part with an OnChange callback: both changes
+
+
+def test_receipts_for_parts_an_earlier_write_recorded(isolated: tuple[Container, TestClient]) -> None:
+    """The engine writes a batch's answers in several writes; a receipt that came while an earlier write
+    of its part was under way rides with the next one (``recorded``), straight to its part: no inbox."""
+    container, http = isolated
+    tenant = new_tenant(container, http)
+    hook = {"url": "https://hooks.example.com/sms", "strategy": "OnChange"}
+    assert tenant.post("/sms", json={"body": "Hi", "from": "ACME", "to": "+306948500001"}).status_code == 200
+    hooked = tenant.post("/sms", json={"body": "Hi", "from": "ACME", "to": "+306948500002", "callback": hook})
+    assert hooked.status_code == 200
+    assert tenant.post("/sms", json={"body": "Hi", "from": "ACME", "to": "+306948500003"}).status_code == 200
+    by_to = {part.to: part for part in container.dispatch.claim(10)}
+    first = [(by_to[to], SubmitResult(f"c-{to}")) for to in ("+306948500001", "+306948500002")]
+    container.dispatch.record(first)  # the first write: both Sent
+    recorded = {f"c-{part.to}": (part.sms_id, part.has_callback) for part, _ in first}
+    receipts = [DeliveryReport("c-+306948500001", "DELIVRD"), DeliveryReport("c-+306948500002", "UNDELIV")]
+    third = by_to["+306948500003"]
+    container.dispatch.record([(third, SubmitResult("c-+306948500003"))], receipts, recorded)
+
+    with container.db.read() as conn:
+        rows = {row.to: row for row in conn.execute(sa.select(messages.c.to, messages.c.status))}
+        inbox = list(conn.execute(receipt_inbox.select()))
+        outbox = [json.loads(row.payload) for row in conn.execute(callback_outbox.select())]
+    assert {to: row.status for to, row in rows.items()} == {
+        "+306948500001": "Delivered",
+        "+306948500002": "Undelivered",
+        "+306948500003": "Sent",
+    }
+    assert inbox == []
+    assert [payload["status"]["name"] for payload in outbox] == ["Sent", "Undelivered"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from smscast.carriers.base import Carrier, DeliveryReport, OutboundPart, SubmitResult, SubmitsEach
@@ -33,15 +33,19 @@ class EngineSettings:
 
 
 class _Unrecorded:
-    """Receipts for parts of one dispatcher's batch that the carrier accepted but whose result is not
-    written yet. They ride along with that write (one transaction instead of the inbox's four statements),
-    and whoever handed them over is answered once it commits."""
+    """Receipts for parts of one dispatcher's batch that the carrier accepted, while the batch is being
+    recorded. They ride along with the batch's next write (one transaction instead of the inbox's four
+    statements), and whoever handed them over is answered once it commits. A receipt for a part whose
+    write is already under way or done (``recorded``: carrier id → ``(sms_id, has_callback)``) rides
+    with the next one too: looked up by carrier id while that write was not committed, it would have
+    missed its part and gone through the inbox."""
 
-    __slots__ = ("committed", "receipts")
+    __slots__ = ("committed", "receipts", "recorded")
 
     def __init__(self) -> None:
         self.receipts: list[DeliveryReport] = []
         self.committed: asyncio.Future[None] | None = None
+        self.recorded: dict[str, tuple[str, bool]] = {}
 
     def attach(self, report: DeliveryReport) -> asyncio.Future[None]:
         self.receipts.append(report)
@@ -186,10 +190,15 @@ class Engine:
         async def submit(part: ClaimedPart) -> None:
             on_answer(part, await self._submit(part))
 
-        def forget(chunk: list[tuple[ClaimedPart, SubmitResult]]) -> None:
-            for _, result in chunk:
-                if result.carrier_id is not None and waiting_ids.get(result.carrier_id) is batch:
-                    del waiting_ids[result.carrier_id]
+        def written(chunk: list[tuple[ClaimedPart, SubmitResult]]) -> None:
+            for part, result in chunk:
+                if result.carrier_id is not None:
+                    batch.recorded[result.carrier_id] = (part.sms_id, part.has_callback)
+
+        def forget(carrier_ids: Iterable[str | None]) -> None:  # their receipts take the usual way again
+            for carrier_id in carrier_ids:
+                if carrier_id is not None and waiting_ids.get(carrier_id) is batch:
+                    del waiting_ids[carrier_id]
 
         unrecorded = {part.sms_id for part in parts}
         tasks: list[asyncio.Task[None]] = []
@@ -207,17 +216,23 @@ class Engine:
                 arrived.clear()
                 chunk = answered[:]
                 del answered[:]
-                forget(chunk)  # a receipt arriving from now on takes the usual way
                 receipts, committed = batch.take()
-                await self._record(chunk, receipts, number)
+                await self._record(chunk, receipts, number, batch.recorded)
+                written(chunk)
                 if committed is not None:
                     committed.set_result(None)
                 unrecorded.difference_update(part.sms_id for part, _ in chunk)
+            while batch.receipts:  # those that came during the last write
+                receipts, committed = batch.take()
+                await self._record([], receipts, number, batch.recorded)
+                if committed is not None:
+                    committed.set_result(None)
         finally:
             renewing.cancel()
             for task in tasks:
                 task.cancel()
-            forget(answered)
+            forget(result.carrier_id for _, result in answered)
+            forget(batch.recorded)
             receipts, committed = batch.take()
             if committed is not None:  # stopped before the write: the SMSC will send these again
                 committed.set_exception(RuntimeError("dispatcher stopped before writing these receipts"))
@@ -239,11 +254,12 @@ class Engine:
         results: list[tuple[ClaimedPart, SubmitResult]],
         receipts: list[DeliveryReport],
         number: int,
+        recorded: dict[str, tuple[str, bool]],
     ) -> None:
         where = f"dispatcher {number} record"
         while True:
             try:
-                await asyncio.to_thread(self.dispatch.record, results, receipts)
+                await asyncio.to_thread(self.dispatch.record, results, receipts, recorded)
                 self.faults.succeeded(where)
                 return
             except Exception as exc:

@@ -140,11 +140,13 @@ class DispatchService:
         self,
         results: Sequence[tuple[ClaimedPart, SubmitResult]],
         receipts: Sequence[DeliveryReport] = (),
+        recorded: Mapping[str, tuple[str, bool]] | None = None,
     ) -> None:
         """Write what the carrier answered: ``Sent`` with its id, a refund and ``Failed`` for a refusal,
         back to the queue for a transient failure (``Failed`` after ``MAX_ATTEMPTS``). ``receipts`` that
         arrived for these very parts before this write are applied in the same transaction (the SMSC
-        reports at once: that spares them the inbox)."""
+        reports at once: that spares them the inbox), and so are those for parts an earlier write of the
+        caller recorded ``Sent``: ``recorded`` maps their carrier ids to ``(sms_id, has_callback)``."""
         now = self.clock.now()
         # A part without a callback whose one receipt is already here goes to the receipt's status in the
         # same row update (with a callback it goes through Sent: OnChange reports both).
@@ -192,6 +194,10 @@ class DispatchService:
                     for part, result in results
                     if result.carrier_id is not None
                 }
+                for report in rest:  # parts an earlier write recorded Sent
+                    earlier = recorded.get(report.carrier_id) if recorded else None
+                    if earlier is not None and report.carrier_id not in just_sent:
+                        just_sent[report.carrier_id] = (earlier[0], _SENT, earlier[1])
                 self._apply_known(conn, just_sent, rest, now)
             if sent and not ReceiptRepository(conn).inbox_is_empty():
                 # Receipts that overtook this write (the SMSC answers, then reports at once): apply now
