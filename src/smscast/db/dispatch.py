@@ -14,6 +14,7 @@ at thousands of parts per second, SQLAlchemy's per-row parameter processing was 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
-from smscast.db.driver import binder, driver_sql, is_postgres
+from smscast.db.driver import binder, is_postgres
 from smscast.db.schema import campaigns, messages
 from smscast.db.types import MICROS
 from smscast.domain.pricing import FALLBACK_ISO
@@ -178,21 +179,36 @@ class DispatchRepository:
     def _claim_sqlite(
         self, now: Any, limit: int, lease_until: Any, tariff: Mapping[str, Decimal]
     ) -> list[Any]:
-        """SQLite's claim: its RETURNING sees only the updated row, so the lease is one statement and the
-        quotes a second (per row, through executemany). Measured against reading the picked parts first
-        and pricing them in the lease's UPDATE (a CASE over the tariff): this is 10–15 % cheaper."""
+        """SQLite's claim: one statement reads the picked parts (as one JSON array: one row), one leases
+        and prices them. Its single writer keeps dispatchers apart between the two.
+
+        Each statement is one step of the SQLite library on purpose. The ``sqlite3`` module lets go of the
+        GIL around every step, and a step per row (an ``UPDATE … RETURNING`` fetched row by row, an
+        ``executemany``) hands the GIL over hundreds of times per claim: while the event loop or the API
+        had work, each hand-over waited for it, with the database's one write lock held all along
+        (`bench/bench_sqlite_steps.py`)."""
         money = binder(self.conn.dialect, "messages", "price")
-        rows = self.conn.exec_driver_sql(_SQLITE_CLAIM, (now, limit, lease_until)).all()
+        picked = self.conn.exec_driver_sql(_SQLITE_PICK, (now, limit)).scalar_one()
+        rows: list[list[Any]] = json.loads(picked) if picked else []
+        if not rows:
+            return []
         fallback = tariff.get(FALLBACK_ISO)
         quotes: dict[str, int | None] = {}
+        by_country: dict[str, int] = {}
         for row in rows:
             if row[14] is None:  # unpriced: quote it
-                price = tariff.get(row[8], fallback)
-                quotes[row[0]] = None if price is None else money(price)
-        priced = [(price, sms_id) for sms_id, price in quotes.items() if price is not None]
-        if priced:
-            self.conn.exec_driver_sql("UPDATE messages SET price = ? WHERE sms_id = ?", priced)
-        return [(*row, quotes.get(row[0])) for row in rows]
+                country = row[8]
+                price = tariff.get(country, fallback)
+                quotes[row[0]] = quote = None if price is None else money(price)
+                if quote is not None:
+                    by_country[country] = quote
+        self.conn.exec_driver_sql(
+            _SQLITE_LEASE,
+            (lease_until, json.dumps(by_country), json.dumps([row[0] for row in rows])),
+        )
+        for row in rows:
+            row.append(quotes.get(row[0]))
+        return rows
 
     def _campaign_bodies(self, campaign_ids: set[Any]) -> dict[Any, str]:
         if not campaign_ids:
@@ -287,18 +303,15 @@ class DispatchRepository:
                     (at, at, at, *(list(column) for column in zip(*items, strict=True))),
                 )
                 return
-            self.conn.exec_driver_sql(
-                driver_sql(
-                    self.conn.dialect,
-                    "UPDATE messages SET status = ?, detailed_status = ?, carrier_message_id = ?,"
-                    " status_date = ?, submitted_at = ?, delivered_at = ?, lease_until = NULL"
-                    f" WHERE sms_id = ? AND status = '{SENDING}'",
-                ),
-                [
-                    (status, detailed, carrier_id, at, at, at if receipted else None, sms_id)
-                    for sms_id, carrier_id, status, detailed, receipted in items
-                ],
-            )
+            # One statement per outcome (Sent, or a receipt's status): sms_id → carrier id as a JSON object.
+            outcomes: dict[tuple[str, str, bool], dict[str, str]] = defaultdict(dict)
+            for sms_id, carrier_id, status, detailed, receipted in items:
+                outcomes[status, detailed, receipted][sms_id] = carrier_id
+            for (status, detailed, receipted), carrier_ids in outcomes.items():
+                self.conn.exec_driver_sql(
+                    _SQLITE_RECORD,
+                    (status, detailed, at, at, at if receipted else None, json.dumps(carrier_ids)),
+                )
 
     def expire_unconfirmed(
         self, submitted_before: datetime, now: datetime, limit: int
@@ -330,13 +343,13 @@ class DispatchRepository:
         """Receipt results: only a part that is not final yet moves (statuses only move forward)."""
         if items:
             at = binder(self.conn.dialect, "messages", "status_date")(now)
+            # One row per part, as applying them in order would leave it: the first final status, else the
+            # last one (an UPDATE … FROM joining a part twice would pick either).
+            effective: dict[str, tuple[str, str]] = {}
+            for sms_id, status, detailed in items:
+                if effective.get(sms_id, ("", ""))[0] not in FINAL_VALUES:
+                    effective[sms_id] = (status, detailed)
             if self._postgres:
-                # One row per part, as applying them in order would leave it: the first final status, else
-                # the last one (an UPDATE … FROM joining a part twice would pick either).
-                effective: dict[str, tuple[str, str]] = {}
-                for sms_id, status, detailed in items:
-                    if effective.get(sms_id, ("", ""))[0] not in FINAL_VALUES:
-                        effective[sms_id] = (status, detailed)
                 self.conn.exec_driver_sql(
                     "UPDATE messages AS m SET status = v.status, detailed_status = v.detailed,"
                     " status_date = %s, delivered_at = %s"
@@ -351,22 +364,17 @@ class DispatchRepository:
                     ),
                 )
                 return
-            self.conn.exec_driver_sql(
-                driver_sql(
-                    self.conn.dialect,
-                    "UPDATE messages SET status = ?, detailed_status = ?, status_date = ?, delivered_at = ?"
-                    f" WHERE sms_id = ? AND {_NOT_FINAL_SQL}",
-                ),
-                [(status, detailed, at, at, sms_id) for sms_id, status, detailed in items],
-            )
+            by_change: dict[tuple[str, str], list[str]] = defaultdict(list)
+            for sms_id, change in effective.items():
+                by_change[change].append(sms_id)
+            for (status, detailed), sms_ids in by_change.items():
+                self.conn.exec_driver_sql(_SQLITE_APPLY, (status, detailed, at, at, json.dumps(sms_ids)))
 
 
 _CLAIMED = ["sms_id", "message_id", "account_id", "campaign_id", "part", "parts", "to", "sender", "country"]
 _CLAIMED += ["body", "flash", "quiet_hours", "expires_at", "created_at"]
-# RETURNING names the updated table's columns qualified on PostgreSQL (``picked`` has an ``sms_id`` too)
-# and unqualified on SQLite (it rejects an alias there).
+# RETURNING names the updated table's columns qualified on PostgreSQL (``picked`` has an ``sms_id`` too).
 _POSTGRES_CLAIMED = ", ".join(f'm."{name}"' for name in _CLAIMED)
-_SQLITE_CLAIMED = ", ".join(f'"{name}"' for name in [*_CLAIMED, "price", "attempts", "callback"])
 
 # PostgreSQL's claim. Parameters: ``now``, ``limit``, ``lease_until``, the tariff as a JSON object (ISO code
 # → part price in micro-units), the ZZ fallback. The picked parts' price before the update comes from the
@@ -386,15 +394,39 @@ _POSTGRES_CLAIM = (
 )
 
 
-# SQLite's claim (it has no FOR UPDATE: its single writer keeps dispatchers apart). Parameters: ``now``,
-# ``limit``, ``lease_until``. RETURNING has the price as it was (the claim does not change it here:
-# `_claim_sqlite`).
-_SQLITE_CLAIM = (
-    "WITH picked AS (SELECT sms_id FROM messages"
-    f" WHERE status = '{MessageStatus.QUEUED.value}' AND not_before <= ? ORDER BY not_before LIMIT ?)"
-    f" UPDATE messages SET status = '{SENDING}', lease_until = ?, attempts = messages.attempts + 1"
-    f" FROM picked WHERE messages.sms_id = picked.sms_id AND messages.status = '{MessageStatus.QUEUED.value}'"
-    f" RETURNING {_SQLITE_CLAIMED}"
+# SQLite's claim (it has no FOR UPDATE: its single writer keeps dispatchers apart). `_SQLITE_PICK` reads the
+# due parts as one JSON array (parameters ``now``, ``limit``), with the price as it was, the attempt this
+# claim makes and, instead of the callback, 1 or NULL; `_SQLITE_LEASE` leases them (``lease_until``, the
+# picked parts' countries → their price in micro-units as a JSON object, the picked ids as a JSON array).
+_SQLITE_PICK = (
+    "SELECT json_group_array(json_array("
+    + ", ".join(f'"{name}"' for name in _CLAIMED)
+    + ", price, attempts + 1, CASE WHEN callback IS NOT NULL THEN 1 END))"
+    f" FROM (SELECT * FROM messages WHERE status = '{MessageStatus.QUEUED.value}' AND not_before <= ?"
+    " ORDER BY not_before LIMIT ?)"
+)
+_SQLITE_LEASE = (
+    f"UPDATE messages SET status = '{SENDING}', lease_until = ?, attempts = attempts + 1,"
+    " price = coalesce(price, json_extract(?, '$.\"' || country || '\"'))"
+    # ``+status``: not through ix_messages_dispatch (the planner's choice, reading every queued part).
+    f" WHERE sms_id IN (SELECT value FROM json_each(?)) AND +status = '{MessageStatus.QUEUED.value}'"
+)
+
+
+# SQLite's per-part writes, one statement per outcome with the parts as one JSON parameter (see
+# `_claim_sqlite`). ``+messages.status``: the parts by their key, not every part of that status through
+# ix_messages_dispatch. `record_sent`: status, detailed status, ``status_date``, ``submitted_at``,
+# ``delivered_at``, and sms_id → carrier id as a JSON object.
+_SQLITE_RECORD = (
+    "UPDATE messages SET status = ?, detailed_status = ?, carrier_message_id = v.value, status_date = ?,"
+    " submitted_at = ?, delivered_at = ?, lease_until = NULL FROM json_each(?) AS v"
+    f" WHERE messages.sms_id = v.key AND +messages.status = '{SENDING}'"
+)
+# `apply_statuses`: status, detailed status, ``status_date``, ``delivered_at``, the sms_ids as a JSON array.
+_SQLITE_APPLY = (
+    "UPDATE messages SET status = ?, detailed_status = ?, status_date = ?, delivered_at = ?"
+    " WHERE sms_id IN (SELECT value FROM json_each(?))"
+    f" AND {_NOT_FINAL_SQL.replace('status', '+status')}"
 )
 
 
