@@ -30,12 +30,13 @@ EXTENSION_HEAVY = ["a", "€", "{", "\\", " "]
 gsm_text = st.text(alphabet=st.sampled_from(GSM_ALPHABET), max_size=700) | st.text(
     alphabet=st.sampled_from(EXTENSION_HEAVY), max_size=700
 )
-# Unicode mixes: GSM, Greek, emoji (astral, 2 UTF-16 units) and anything else.
+# Unicode mixes: GSM, Greek, emoji (astral, 2 UTF-16 units) and anything else but lone surrogates, which
+# have a test of their own (newer Hypothesis versions draw them from a bare ``characters()``).
 mixed_text = st.text(
     alphabet=st.sampled_from(GSM_ALPHABET)
     | st.sampled_from("αβγάό€“”–…")
     | st.characters(min_codepoint=0x1F600, max_codepoint=0x1F64F)
-    | st.characters(),
+    | st.characters(exclude_categories=["Cs"]),
     max_size=400,
 )
 # Surrogate code points (as json.loads("\"\\ud83d\"") produces) mixed with plain text.
