@@ -24,6 +24,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
+import orjson
+
 from smscast.db.accounts import AccountRepository
 from smscast.db.campaigns import CampaignEngineRepository, CampaignRepository, CampaignRow
 from smscast.db.database import Database
@@ -186,7 +188,7 @@ class CampaignStarter:
     # --- internals ---------------------------------------------------------------------------------
 
     def _expand(self, row: CampaignRow) -> int:
-        definition = CampaignDefinition.from_json(json.loads(row.started_definition or row.definition))
+        definition = CampaignDefinition.from_json(orjson.loads(row.started_definition or row.definition))
         with self.db.read() as conn:
             account = AccountRepository(conn).get(row.account_id)
             stored = CampaignEngineRepository(conn).expansion_checkpoint(row.tracking_id)
