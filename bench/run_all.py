@@ -61,6 +61,7 @@ BENCHES = [
     Bench("session", "bench_smpp_session.py", ["--runs", "3"], ["-n", "2000", "--runs", "1"], 600),
     Bench("numbers", "bench_numbers.py", [], [], 600),
     Bench("text", "bench_text.py", [], [], 300),
+    Bench("steps", "bench_sqlite_steps.py", [], ["--rounds", "10"], 300),
 ]
 
 
@@ -200,6 +201,22 @@ def rows_session(bench: Bench) -> list[Row]:
     ]
 
 
+def rows_steps(bench: Bench) -> list[Row]:
+    per_row = re.search(r"executemany, busy\s*:\s*([\d.]+) ms", bench.output)
+    one = re.search(r"one JSON statement, busy\s*:\s*([\d.]+) ms", bench.output)
+    quiet = re.search(r"executemany, quiet\s*:\s*([\d.]+) ms", bench.output)
+    if not (per_row and one and quiet):
+        return []
+    return [
+        (
+            "SQLite: 500 rows by key, a busy thread beside",
+            f"one JSON statement {one.group(1)} ms",
+            f"executemany {per_row.group(1)} ms ({quiet.group(1)} ms with no other thread)",
+            "measured",
+        )
+    ]
+
+
 def rows_log_only(title: str) -> Callable[[Bench], list[Row]]:
     def rows(bench: Bench) -> list[Row]:
         return [(title, "see log", "", "measured")]
@@ -219,6 +236,7 @@ ROWS: dict[str, tuple[str, Callable[[Bench], list[Row]]]] = {
         rows_log_only("number validation (bench_numbers.py)"),
     ),
     "text": ("text analysis (bench_text.py)", rows_log_only("text analysis (bench_text.py)")),
+    "steps": ("SQLite statement steps", rows_steps),
 }
 
 
