@@ -185,33 +185,47 @@ def rows_callbacks(bench: Bench) -> list[Row]:
     return out
 
 
+def _found(bench: Bench, *patterns: str) -> list[str] | None:
+    """The first group of each pattern in the benchmark's output, or None when one is missing."""
+    matches = [re.search(pattern, bench.output) for pattern in patterns]
+    return None if None in matches else [match.group(1) for match in matches if match is not None]
+
+
 def rows_session(bench: Bench) -> list[Row]:
-    ratio = re.search(r"ratio session/raw\s*:\s*([\d.]+)", bench.output)
-    session = re.search(r"SmppSession\s*:\s*([\d,]+) msg/s", bench.output)
-    raw = re.search(r"raw asyncio client\s*:\s*([\d,]+) msg/s", bench.output)
-    if not (ratio and session and raw):
+    found = _found(
+        bench,
+        r"ratio session/raw\s*:\s*([\d.]+)",
+        r"SmppSession\s*:\s*([\d,]+) msg/s",
+        r"raw asyncio client\s*:\s*([\d,]+) msg/s",
+    )
+    if found is None:
         return []
+    ratio, session, raw = found
     return [
         (
             "SmppSession alone (no receipts)",
-            f"{session.group(1)} msg/s = {ratio.group(1)} × raw",
-            f"raw asyncio client {raw.group(1)} msg/s",
+            f"{session} msg/s = {ratio} × raw",
+            f"raw asyncio client {raw} msg/s",
             "measured",
         )
     ]
 
 
 def rows_steps(bench: Bench) -> list[Row]:
-    per_row = re.search(r"executemany, busy\s*:\s*([\d.]+) ms", bench.output)
-    one = re.search(r"one JSON statement, busy\s*:\s*([\d.]+) ms", bench.output)
-    quiet = re.search(r"executemany, quiet\s*:\s*([\d.]+) ms", bench.output)
-    if not (per_row and one and quiet):
+    found = _found(
+        bench,
+        r"executemany, busy\s*:\s*([\d.]+) ms",
+        r"one JSON statement, busy\s*:\s*([\d.]+) ms",
+        r"executemany, quiet\s*:\s*([\d.]+) ms",
+    )
+    if found is None:
         return []
+    per_row, one, quiet = found
     return [
         (
             "SQLite: 500 rows by key, a busy thread beside",
-            f"one JSON statement {one.group(1)} ms",
-            f"executemany {per_row.group(1)} ms ({quiet.group(1)} ms with no other thread)",
+            f"one JSON statement {one} ms",
+            f"executemany {per_row} ms ({quiet} ms with no other thread)",
             "measured",
         )
     ]
