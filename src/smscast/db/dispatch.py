@@ -24,6 +24,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
+from smscast.db.dispatch_sql import (
+    NOT_FINAL_SQL,
+    POSTGRES_CLAIM,
+    SQLITE_APPLY,
+    SQLITE_LEASE,
+    SQLITE_PICK,
+    SQLITE_RECORD,
+)
 from smscast.db.driver import binder, is_postgres
 from smscast.db.schema import campaigns, messages
 from smscast.db.types import MICROS
@@ -64,7 +72,6 @@ _NOT_FINAL = sa.and_(
 )
 # A price quoted by the claim statement is cleared again (``p_unquote``), any other kept.
 _UNQUOTED_PRICE = sa.case((sa.bindparam("p_unquote", type_=sa.Boolean()), sa.null()), else_=messages.c.price)
-_NOT_FINAL_SQL = " AND ".join(f"status <> '{value}'" for value in sorted(FINAL_VALUES))
 
 
 class DispatchRepository:
@@ -112,7 +119,7 @@ class DispatchRepository:
             money = binder(dialect, "messages", "price")
             fallback = tariff.get(FALLBACK_ISO)
             rows = self.conn.exec_driver_sql(
-                _POSTGRES_CLAIM,
+                POSTGRES_CLAIM,
                 (
                     at(now),
                     limit,
@@ -188,7 +195,7 @@ class DispatchRepository:
         had work, each hand-over waited for it, with the database's one write lock held all along
         (`bench/bench_sqlite_steps.py`)."""
         money = binder(self.conn.dialect, "messages", "price")
-        picked = self.conn.exec_driver_sql(_SQLITE_PICK, (now, limit)).scalar_one()
+        picked = self.conn.exec_driver_sql(SQLITE_PICK, (now, limit)).scalar_one()
         rows: list[list[Any]] = json.loads(picked) if picked else []
         if not rows:
             return []
@@ -203,7 +210,7 @@ class DispatchRepository:
                 if quote is not None:
                     by_country[country] = quote
         self.conn.exec_driver_sql(
-            _SQLITE_LEASE,
+            SQLITE_LEASE,
             (lease_until, json.dumps(by_country), json.dumps([row[0] for row in rows])),
         )
         for row in rows:
@@ -309,7 +316,7 @@ class DispatchRepository:
                 outcomes[status, detailed, receipted][sms_id] = carrier_id
             for (status, detailed, receipted), carrier_ids in outcomes.items():
                 self.conn.exec_driver_sql(
-                    _SQLITE_RECORD,
+                    SQLITE_RECORD,
                     (status, detailed, at, at, at if receipted else None, json.dumps(carrier_ids)),
                 )
 
@@ -354,7 +361,7 @@ class DispatchRepository:
                     "UPDATE messages AS m SET status = v.status, detailed_status = v.detailed,"
                     " status_date = %s, delivered_at = %s"
                     " FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[]) AS v(sms_id, status, detailed)"
-                    f" WHERE m.sms_id = v.sms_id AND {_NOT_FINAL_SQL.replace('status', 'm.status')}",
+                    f" WHERE m.sms_id = v.sms_id AND {NOT_FINAL_SQL.replace('status', 'm.status')}",
                     (
                         at,
                         at,
@@ -368,66 +375,7 @@ class DispatchRepository:
             for sms_id, change in effective.items():
                 by_change[change].append(sms_id)
             for (status, detailed), sms_ids in by_change.items():
-                self.conn.exec_driver_sql(_SQLITE_APPLY, (status, detailed, at, at, json.dumps(sms_ids)))
-
-
-_CLAIMED = ["sms_id", "message_id", "account_id", "campaign_id", "part", "parts", "to", "sender", "country"]
-_CLAIMED += ["body", "flash", "quiet_hours", "expires_at", "created_at"]
-# RETURNING names the updated table's columns qualified on PostgreSQL (``picked`` has an ``sms_id`` too).
-_POSTGRES_CLAIMED = ", ".join(f'm."{name}"' for name in _CLAIMED)
-
-# PostgreSQL's claim. Parameters: ``now``, ``limit``, ``lease_until``, the tariff as a JSON object (ISO code
-# → part price in micro-units), the ZZ fallback. The picked parts' price before the update comes from the
-# CTE; the country's price is one JSON lookup per part (a join with an unnest of the tariff made the planner
-# loop over the whole tariff per part); no price at all leaves the part unpriced (the caller raises
-# NoPrice). Returns the callback itself, not ``callback IS NOT NULL`` (as SQLite's must: in RETURNING,
-# SQLite 3.40 answers 1 for every row). ``body`` is NULL for a part that uses its campaign's text.
-_POSTGRES_CLAIM = (
-    "WITH picked AS MATERIALIZED (SELECT sms_id, price FROM messages"
-    f" WHERE status = '{MessageStatus.QUEUED.value}' AND not_before <= %s"
-    " ORDER BY not_before LIMIT %s FOR UPDATE SKIP LOCKED)"
-    f" UPDATE messages AS m SET status = '{SENDING}', lease_until = %s, attempts = m.attempts + 1,"
-    " price = coalesce(m.price, (%s::jsonb ->> m.country)::bigint, %s::bigint)"
-    f" FROM picked WHERE m.sms_id = picked.sms_id AND m.status = '{MessageStatus.QUEUED.value}'"
-    f" RETURNING {_POSTGRES_CLAIMED},"
-    " picked.price, m.attempts, m.callback, CASE WHEN picked.price IS NULL THEN m.price END"
-)
-
-
-# SQLite's claim (it has no FOR UPDATE: its single writer keeps dispatchers apart). `_SQLITE_PICK` reads the
-# due parts as one JSON array (parameters ``now``, ``limit``), with the price as it was, the attempt this
-# claim makes and, instead of the callback, 1 or NULL; `_SQLITE_LEASE` leases them (``lease_until``, the
-# picked parts' countries → their price in micro-units as a JSON object, the picked ids as a JSON array).
-_SQLITE_PICK = (
-    "SELECT json_group_array(json_array("
-    + ", ".join(f'"{name}"' for name in _CLAIMED)
-    + ", price, attempts + 1, CASE WHEN callback IS NOT NULL THEN 1 END))"
-    f" FROM (SELECT * FROM messages WHERE status = '{MessageStatus.QUEUED.value}' AND not_before <= ?"
-    " ORDER BY not_before LIMIT ?)"
-)
-_SQLITE_LEASE = (
-    f"UPDATE messages SET status = '{SENDING}', lease_until = ?, attempts = attempts + 1,"
-    " price = coalesce(price, json_extract(?, '$.\"' || country || '\"'))"
-    # ``+status``: not through ix_messages_dispatch (the planner's choice, reading every queued part).
-    f" WHERE sms_id IN (SELECT value FROM json_each(?)) AND +status = '{MessageStatus.QUEUED.value}'"
-)
-
-
-# SQLite's per-part writes, one statement per outcome with the parts as one JSON parameter (see
-# `_claim_sqlite`). ``+messages.status``: the parts by their key, not every part of that status through
-# ix_messages_dispatch. `record_sent`: status, detailed status, ``status_date``, ``submitted_at``,
-# ``delivered_at``, and sms_id → carrier id as a JSON object.
-_SQLITE_RECORD = (
-    "UPDATE messages SET status = ?, detailed_status = ?, carrier_message_id = v.value, status_date = ?,"
-    " submitted_at = ?, delivered_at = ?, lease_until = NULL FROM json_each(?) AS v"
-    f" WHERE messages.sms_id = v.key AND +messages.status = '{SENDING}'"
-)
-# `apply_statuses`: status, detailed status, ``status_date``, ``delivered_at``, the sms_ids as a JSON array.
-_SQLITE_APPLY = (
-    "UPDATE messages SET status = ?, detailed_status = ?, status_date = ?, delivered_at = ?"
-    " WHERE sms_id IN (SELECT value FROM json_each(?))"
-    f" AND {_NOT_FINAL_SQL.replace('status', '+status')}"
-)
+                self.conn.exec_driver_sql(SQLITE_APPLY, (status, detailed, at, at, json.dumps(sms_ids)))
 
 
 def _time_reader(dialect: Dialect) -> Callable[[Any], datetime]:
