@@ -132,3 +132,36 @@ def test_a_part_without_any_price_stops_the_claim_and_changes_nothing(
         container.dispatch.claim(100)
     assert _rows(container) == {GR[0]: ("Queued", None, False)}
     assert _charged(container, tenant.account_id) == 0
+
+
+def test_campaign_texts_are_read_once_and_stay_each_campaigns_own(
+    isolated: tuple[Container, TestClient],
+) -> None:
+    """Parts of a campaign store no text (docs/adr/0004); the dispatcher keeps the texts it has read across
+    claims, and every part still gets its own campaign's. The charge reuses the balance it locked."""
+    container, http = isolated
+    tenant = new_tenant(container, http, balance="1000")
+    for body, numbers in (("First text", GR[:4]), ("Second text", GR[4:8])):
+        created = tenant.post("/sms/campaign", json={"body": body, "from": "ACME", "to": numbers})
+        assert created.status_code == 200, created.text
+    container.starter.start_due()
+    while container.starter.expand_next():
+        pass
+
+    first = container.dispatch.claim(3)
+    second = container.dispatch.claim(100)
+    texts = {part.to: part.body for part in [*first, *second]}
+    assert texts == {**dict.fromkeys(GR[:4], "First text"), **dict.fromkeys(GR[4:8], "Second text")}
+    price = container.prices.price_list().part_price("GR")
+    assert _charged(container, tenant.account_id) == price * 8
+    with container.db.read() as conn:
+        rows = conn.execute(
+            sa.select(transactions.c.balance_before, transactions.c.balance_after, transactions.c.amount)
+            .where(
+                transactions.c.account_id == tenant.account_id,
+                transactions.c.transaction_type == "Charge",
+            )
+            .order_by(transactions.c.date)
+        ).all()
+    assert [(r.balance_before + r.amount) for r in rows] == [r.balance_after for r in rows]
+    assert rows[0].balance_before == Decimal("1000") and rows[-1].balance_after == Decimal("1000") - price * 8

@@ -162,14 +162,19 @@ class AccountRepository:
         amount: Decimal,
         now: datetime,
         reference: str | None = None,
+        balance: Decimal | None = None,
     ) -> TransactionRow:
         """Append a ledger row and move the cached balance by ``amount`` (negative for charges).
 
         Caller holds a write transaction; the balance row is locked so concurrent charges serialise.
+        ``balance``: the account's balance as the caller read it under that lock in this transaction (the
+        dispatcher's charge does), else it is read here.
         """
-        current = self.conn.execute(
-            sa.select(accounts.c.balance).where(accounts.c.id == account_id).with_for_update()
-        ).scalar_one()
+        current = balance
+        if current is None:
+            current = self.conn.execute(
+                sa.select(accounts.c.balance).where(accounts.c.id == account_id).with_for_update()
+            ).scalar_one()
         after = current + amount
         row = TransactionRow(
             str(uuid.uuid4()), transaction_type, amount, current, after, now, "Completed", reference

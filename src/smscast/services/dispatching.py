@@ -37,6 +37,9 @@ _SENT = MessageStatus.SENT.value
 RETRY_PAUSE = timedelta(seconds=5)
 
 
+BODIES_KEPT = 1000  # campaign texts a dispatcher keeps between claims
+
+
 @dataclass(frozen=True, slots=True)
 class DispatchSettings:
     lease: timedelta = timedelta(seconds=120)
@@ -65,6 +68,8 @@ class DispatchService:
         self.settings = settings or DispatchSettings()
         self._price_list: PriceList | None = None
         self._price_list_at: datetime | None = None
+        # Started campaigns' texts, for the parts that store none (`DispatchRepository.claim`).
+        self._bodies: dict[str, str] = {}
 
     def claim(self, limit: int) -> list[ClaimedPart]:
         """Lease up to ``limit`` due parts; expire, hold or charge them; return those to submit now."""
@@ -72,7 +77,9 @@ class DispatchService:
         prices = self._prices(now)
         with self.db.write() as conn:
             repo = DispatchRepository(conn)
-            claimed = repo.claim(now, now + self.settings.lease, limit, prices.per_part)
+            if len(self._bodies) > BODIES_KEPT:
+                self._bodies.clear()
+            claimed = repo.claim(now, now + self.settings.lease, limit, prices.per_part, self._bodies)
             if not claimed:
                 return []
             expired: list[tuple[str, str, str]] = []
@@ -133,7 +140,7 @@ class DispatchService:
                 send.append(part)
             if total > 0:
                 reference = next(iter(references)) if len(references) == 1 else None
-                accounts.add_transaction(account_id, "Charge", -total, now, reference)
+                accounts.add_transaction(account_id, "Charge", -total, now, reference, balance)
         return send, unsent
 
     def record(
