@@ -235,7 +235,10 @@ def _messages(
         "message_filters": MESSAGE_FILTERS,
         "messages_pager": Pager.of(result, base, {"status": chosen or ""}, anchor="messages"),
         "messages_url": f"{base}/messages",
-        "messages_refresh_url": f"{base}/messages?" + urlencode({"status": chosen or "", "page": page}),
+        # The refresh takes the status from the select as it is when it fires (hx-include), and one request
+        # of the table replaces another (hx-sync): a refresh sent before the filter changed cannot land
+        # after it and bring the old filter back.
+        "messages_refresh_url": f"{base}/messages?" + urlencode({"page": page}),
         "campaign_url": base,
     }
 
