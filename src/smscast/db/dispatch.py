@@ -105,8 +105,7 @@ class DispatchRepository:
         leaves ``quoted`` None). The caller undoes the quote of a part it does not send (`hold`, `finish`
         restore ``price``). On PostgreSQL the lease's UPDATE sets the price itself: a separate ``UPDATE …
         SET price`` was a second non-HOT row version per part with six index entries, 40 % of the claim's
-        time. SQLite's RETURNING sees only the updated row, and there the second statement is the cheaper
-        way (`_claim_sqlite`).
+        time. On SQLite the lease prices them the same way, after reading the picked parts (`_claim_sqlite`).
         """
         dialect = self.conn.dialect
         at = binder(dialect, "messages", "not_before")

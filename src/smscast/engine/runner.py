@@ -217,8 +217,10 @@ class Engine:
                 chunk = answered[:]
                 del answered[:]
                 receipts, committed = batch.take()
-                await self._record(chunk, receipts, number, batch.recorded)
+                # Before the write, not after: a receipt for these parts arriving meanwhile rides with the
+                # next write, and if this one never ends (the dispatcher stops) `forget` still finds them.
                 written(chunk)
+                await self._record(chunk, receipts, number, batch.recorded)
                 if committed is not None:
                     committed.set_result(None)
                 unrecorded.difference_update(part.sms_id for part, _ in chunk)
