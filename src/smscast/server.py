@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -25,6 +26,7 @@ def serve(container: Container, *, host: str, port: int, run_engine: bool) -> No
     config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False, lifespan="on")
     install_log_redaction()  # uvicorn.Config has just installed its own handlers
     server = uvicorn.Server(config)
+    _freeze_start_up_objects()
     asyncio.run(_serve(server, container, run_engine))
 
 
@@ -65,7 +67,17 @@ def run_worker(container: Container) -> None:
             loop.add_signal_handler(sig, stop.set)
         await _run_engine(container, stop)
 
+    _freeze_start_up_objects()
     asyncio.run(main())
+
+
+def _freeze_start_up_objects() -> None:
+    """Leave what start-up made (modules, the app, metadata, pools) out of every later garbage collection.
+
+    They live as long as the process, and a full collection walked them all: 40–80 ms with the GIL held,
+    about once a second at a few thousand messages a second, during which nothing was sent or written."""
+    gc.collect()
+    gc.freeze()
 
 
 async def _run_engine(container: Container, stop: asyncio.Event) -> None:
