@@ -6,14 +6,17 @@ failing when it upgrades its read lock; reads stay deferred so they never wait f
 Within one process, SQLite writers also queue on a lock of their own: SQLite's busy handler polls with
 sleeps of up to 100 ms, so threads contending for the write lock through it waste most of their time
 asleep; a waiter on the in-process lock starts the moment the previous writer commits. (The busy timeout
-still arbitrates between processes.)
+still arbitrates between processes.) A write marked ``background`` (a campaign's expansion, hundreds of
+milliseconds of chunks) lets every foreground writer that is waiting (a dispatcher's claim or record) go
+first (for up to `BACKGROUND_WAIT_S`): the carrier is kept fed while a big campaign is being written.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,55 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+BACKGROUND_WAIT_S = 0.05  # the longest a background write lets waiting writers go first
+
+
+class WriteTurns:
+    """The in-process write lock of SQLite. Re-entrant: a nested write in one thread fails on SQLite's busy
+    timeout as before, not a deadlock. When it is released, a waiting foreground writer takes it before any
+    background one, unless that one has waited `BACKGROUND_WAIT_S` already: then it goes next."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._owner: int | None = None
+        self._depth = 0
+        self.foreground_waiting = 0
+        self._overdue = 0  # background writers past their wait, to go next
+
+    def acquire(self, background: bool) -> None:
+        me = threading.get_ident()
+        with self._changed:
+            if self._owner == me:
+                self._depth += 1
+                return
+            if background:
+                deadline = time.monotonic() + BACKGROUND_WAIT_S
+                while self._owner is not None or self.foreground_waiting:
+                    left = deadline - time.monotonic()
+                    if left <= 0:  # overdue: the next turn is this writer's
+                        self._overdue += 1
+                        try:
+                            while self._owner is not None:
+                                self._changed.wait()
+                        finally:
+                            self._overdue -= 1
+                        break
+                    self._changed.wait(left)
+            else:
+                self.foreground_waiting += 1
+                try:
+                    while self._owner is not None or self._overdue:
+                        self._changed.wait()
+                finally:
+                    self.foreground_waiting -= 1
+            self._owner, self._depth = me, 1
+
+    def release(self) -> None:
+        with self._changed:
+            self._depth -= 1
+            if not self._depth:
+                self._owner = None
+                self._changed.notify_all()
 
 
 class Database:
@@ -29,21 +81,33 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
         self.engine = create_engine(url, echo=echo)
-        # Re-entrant: a nested write in one thread fails on SQLite's busy timeout as before, not a deadlock.
-        self._write_lock: threading.RLock | None = threading.RLock() if self.is_sqlite else None
+        self._write_turns: WriteTurns | None = WriteTurns() if self.is_sqlite else None
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A transaction that commits when the block ends normally and rolls back on an exception."""
+    def write(self, *, background: bool = False) -> Iterator[Connection]:
+        """A transaction that commits when the block ends normally and rolls back on an exception.
+        ``background``: on SQLite, start only once no other writer of this process is waiting."""
         # The lock first: threads queueing for it hold no pooled connection meanwhile.
-        with self._write_lock or nullcontext(), self.engine.connect() as conn:
+        with self._locked(background), self.engine.connect() as conn:
             conn.execution_options(smscast_write=True)
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def _locked(self, background: bool) -> Iterator[None]:
+        turns = self._write_turns
+        if turns is None:
+            yield
+            return
+        turns.acquire(background)
+        try:
+            yield
+        finally:
+            turns.release()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -257,7 +257,7 @@ class CampaignStarter:
         per country of the chunk), each chunk in one transaction with its checkpoint; returns the count
         of recipients so far."""
         for by_region, position in chunks:
-            with self.db.write() as conn:
+            with self.db.write(background=True) as conn:
                 for country, numbers in by_region.items():
                     prefix, first = ids.reserve(len(numbers) * (inserter.parts + 1))
                     count += inserter.insert(conn, numbers, country, prefix, first)
@@ -310,7 +310,7 @@ class CampaignStarter:
     def _flush(
         self, tracking_id: str, writer: CampaignPartWriter, rows: list[PartValues], checkpoint: str
     ) -> None:
-        with self.db.write() as conn:
+        with self.db.write(background=True) as conn:
             writer.insert(conn, rows)
             CampaignEngineRepository(conn).extend_lease(tracking_id, self.clock.now() + LEASE, checkpoint)
         self.on_parts_written()
@@ -332,7 +332,7 @@ class CampaignStarter:
         after = group.after
         while True:
             size = min(next(sizes), self.group_chunk)
-            with self.db.write() as conn:
+            with self.db.write(background=True) as conn:
                 upto = inserter.chunk_end(conn, after, size)
                 parts = inserter.parts
                 prefix, first = ids.reserve(size * (parts + 1))
