@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -157,20 +158,42 @@ class Engine:
         return False
 
     async def _dispatch_loop(self, stop: asyncio.Event, number: int) -> None:
-        while not stop.is_set():
-            try:
-                parts = await asyncio.to_thread(self.dispatch.claim, self.settings.batch)
-                self.faults.succeeded(f"dispatcher {number} claim")
-            except Exception as exc:
-                self.faults.failure(f"dispatcher {number} claim", exc, FAILED_PAUSE_S)
-                await wait_unless_stopped(stop, FAILED_PAUSE_S)
-                continue
-            if not parts:
-                await self.dispatch_nudge.wait(stop, self.settings.idle_s)
-                continue
-            await self._submit_and_record(parts, number)
+        """Claim a batch and hand it to the carrier; once the carrier has answered all of it, claim and hand
+        over the next while the answers are still being written: the carrier does not wait for the write
+        and the claim. At most two batches of a dispatcher are under way: before a third is claimed, the
+        first must be written."""
+        writing: asyncio.Task[None] | None = None  # the batch before the current one, its write unfinished
+        current: asyncio.Task[None] | None = None
+        try:
+            while not stop.is_set():
+                try:
+                    parts = await asyncio.to_thread(self.dispatch.claim, self.settings.batch)
+                    self.faults.succeeded(f"dispatcher {number} claim")
+                except Exception as exc:
+                    self.faults.failure(f"dispatcher {number} claim", exc, FAILED_PAUSE_S)
+                    await wait_unless_stopped(stop, FAILED_PAUSE_S)
+                    continue
+                if not parts:
+                    await self.dispatch_nudge.wait(stop, self.settings.idle_s)
+                    continue
+                answered = asyncio.Event()
+                current = asyncio.create_task(self._submit_and_record(parts, number, answered))
+                all_answered = asyncio.create_task(answered.wait())
+                try:
+                    await asyncio.wait([current, all_answered], return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    all_answered.cancel()
+                if writing is not None:
+                    await writing
+                writing, current = current, None
+        finally:
+            for task in (writing, current):
+                if task is not None:
+                    await task
 
-    async def _submit_and_record(self, parts: list[ClaimedPart], number: int) -> None:
+    async def _submit_and_record(
+        self, parts: list[ClaimedPart], number: int, answered_all: asyncio.Event | None = None
+    ) -> None:
         """Submit ``parts`` and record the answers as they arrive: each write takes every answer that came
         in since the last one (or in ``record_every_s``, whichever is longer). Recording the batch only once
         all of it was answered would leave up to a whole batch accepted by the carrier but not recorded when
@@ -181,11 +204,16 @@ class Engine:
         batch = _Unrecorded()
         waiting_ids = self._unrecorded
 
+        count = itertools.count(1)
+        total = len(parts)
+
         def on_answer(part: ClaimedPart, result: SubmitResult) -> None:
             answered.append((part, result))
             if result.carrier_id is not None:
                 waiting_ids[result.carrier_id] = batch
             arrived.set()
+            if next(count) == total and answered_all is not None:
+                answered_all.set()
 
         async def submit(part: ClaimedPart) -> None:
             on_answer(part, await self._submit(part))
