@@ -177,7 +177,8 @@ def serve(env: Mapping[str, str], *, workers: bool, log_path: Path | None = None
             py_spy = str(Path(sys.executable).with_name("py-spy"))
             output = os.environ["SMSCAST_BENCH_PROFILE"]
             extra = os.environ.get("SMSCAST_BENCH_PROFILE_ARGS", "").split()  # e.g. --gil
-            command = [py_spy, "record", "--pid", str(process.pid), "-r", "250", "-f", "raw", "-o", output]
+            rate = os.environ.get("SMSCAST_BENCH_PROFILE_RATE", "250")  # samples a second
+            command = [py_spy, "record", "--pid", str(process.pid), "-r", rate, "-f", "raw", "-o", output]
             subprocess.Popen(
                 [*command, "--threads", *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
