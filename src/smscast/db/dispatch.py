@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
@@ -137,15 +138,12 @@ class DispatchRepository:
             texts.update(read)
             cache.update(read)  # another dispatcher's thread may use it too: get and update only
         # The parts of a campaign share their timestamps: each distinct one is read once.
-        times: dict[Any, datetime] = {}
         read_time = _time_reader(dialect)
-
-        def time_of(value: Any) -> datetime:
-            known = times.get(value)
-            if known is None:
-                known = times[value] = read_time(value)
-            return known
-
+        times: dict[Any, datetime] = {}
+        for row in rows:
+            for value in (row[12], row[13]):
+                if value is not None and value not in times:
+                    times[value] = read_time(value)
         micros = MICROS
         return [
             ClaimedPart(
@@ -161,8 +159,8 @@ class DispatchRepository:
                 texts[campaign_id] if body is None else body,
                 bool(flash),
                 bool(quiet_hours),
-                None if expires_at is None else time_of(expires_at),
-                time_of(created_at),
+                None if expires_at is None else times[expires_at],
+                times[created_at],
                 None if price is None else Decimal(price) / micros,
                 attempts,
                 callback is not None,
@@ -203,22 +201,24 @@ class DispatchRepository:
         (`bench/bench_sqlite_steps.py`)."""
         money = binder(self.conn.dialect, "messages", "price")
         picked = self.conn.exec_driver_sql(SQLITE_PICK, (now, limit)).scalar_one()
-        rows: list[list[Any]] = json.loads(picked) if picked else []
+        rows: list[list[Any]] = orjson.loads(picked) if picked else []
         if not rows:
             return []
         fallback = tariff.get(FALLBACK_ISO)
         quotes: dict[str, int | None] = {}
-        by_country: dict[str, int] = {}
+        by_country: dict[str, int | None] = {}  # each country's price converted once
         for row in rows:
             if row[14] is None:  # unpriced: quote it
                 country = row[8]
+                if country in by_country:
+                    quotes[row[0]] = by_country[country]
+                    continue
                 price = tariff.get(country, fallback)
-                quotes[row[0]] = quote = None if price is None else money(price)
-                if quote is not None:
-                    by_country[country] = quote
+                quotes[row[0]] = by_country[country] = None if price is None else money(price)
+        priced = {country: quote for country, quote in by_country.items() if quote is not None}
         self.conn.exec_driver_sql(
             SQLITE_LEASE,
-            (lease_until, json.dumps(by_country), json.dumps([row[0] for row in rows])),
+            (lease_until, orjson.dumps(priced).decode(), orjson.dumps([row[0] for row in rows]).decode()),
         )
         for row in rows:
             row.append(quotes.get(row[0]))
@@ -322,7 +322,7 @@ class DispatchRepository:
             for (status, detailed, receipted), carrier_ids in outcomes.items():
                 self.conn.exec_driver_sql(
                     SQLITE_RECORD,
-                    (status, detailed, at, at, at if receipted else None, json.dumps(carrier_ids)),
+                    (status, detailed, at, at, at if receipted else None, orjson.dumps(carrier_ids).decode()),
                 )
 
     def expire_unconfirmed(
@@ -380,7 +380,9 @@ class DispatchRepository:
             for sms_id, change in effective.items():
                 by_change[change].append(sms_id)
             for (status, detailed), sms_ids in by_change.items():
-                self.conn.exec_driver_sql(SQLITE_APPLY, (status, detailed, at, at, json.dumps(sms_ids)))
+                self.conn.exec_driver_sql(
+                    SQLITE_APPLY, (status, detailed, at, at, orjson.dumps(sms_ids).decode())
+                )
 
 
 def _time_reader(dialect: Dialect) -> Callable[[Any], datetime]:
