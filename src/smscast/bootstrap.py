@@ -15,7 +15,7 @@ from smscast.db.migrate import upgrade
 from smscast.domain.clock import Clock, SystemClock
 from smscast.domain.rate_limit import BucketPolicy, RateLimiter
 from smscast.engine.callbacks import CallbackSender
-from smscast.engine.runner import Engine
+from smscast.engine.runner import Engine, EngineSettings
 from smscast.services.accounts import AccountService
 from smscast.services.callbacks import CallbackPlanner, CallbackService
 from smscast.services.campaign_start import CampaignStarter
@@ -93,6 +93,12 @@ def build_container(settings: Settings, *, clock: Clock | None = None) -> Contai
     )
 
 
+#: Dispatchers per engine. SQLite's writer is in this process: a third dispatcher's claim overlaps the
+#: others' carrier round trips (e2e +8-15 %, docs/performance.md). On PostgreSQL the backends already use
+#: the other core; a third dispatcher only added CPU contention on 2 cores (-5 %).
+DISPATCHERS = {"sqlite": 3, "postgresql": 2}
+
+
 def build_engine(container: Container, carrier: Carrier | None = None) -> Engine:
     """The engine loops over ``container``'s services, delivering to ``carrier`` (default: from settings).
     Work the API of this process queues wakes the engine's loops at once (engine/nudge.py)."""
@@ -100,6 +106,7 @@ def build_engine(container: Container, carrier: Carrier | None = None) -> Engine
         container.starter,
         container.dispatch,
         carrier or carrier_from_url(container.settings.carrier_url),
+        EngineSettings(dispatchers=DISPATCHERS["sqlite" if container.db.is_sqlite else "postgresql"]),
         callbacks=CallbackSender(container.callbacks, container.settings.callback_timeout_s),
     )
     container.campaigns.on_queued = engine.scheduler_nudge.notify
