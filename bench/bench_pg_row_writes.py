@@ -1,0 +1,140 @@
+"""What one row version of ``messages`` costs PostgreSQL's backend, and what the schema changes that were
+proposed to cut it would save.
+
+Each message is three row writes on PostgreSQL: the expansion's insert, the claim's update (status
+``Sending``, lease, price) and the record's update (``Sent`` or the receipt's status, carrier id). Both
+updates change indexed columns (``status``, ``carrier_message_id``), so each is a new row version with an
+entry in every index (not a HOT update). This benchmark measures, in a scratch database with the real
+``messages`` table (``smscast.db.schema``) and 20,000 rows, the backend's CPU time per row (from /proc,
+the backend's own process) for:
+
+- ``as is``: the claim's and the record's updates as the engine runs them (500 rows per transaction);
+- ``HOT``: an update of a column no index covers, on a table with room on its pages (fillfactor 60) —
+  what a schema without ``status``/``carrier_message_id`` in any index would pay per update;
+- ``open-status index``: ``ix_messages_dispatch`` partial on the statuses not final, so a part that
+  becomes ``Delivered`` gets no entry in it;
+- ``COLLATE "C"`` on the id columns (the database's collation is C.UTF-8 here).
+
+    .venv/bin/python bench/bench_pg_row_writes.py [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import psycopg
+import sqlalchemy as sa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import postgres_available, print_json_line, scratch_database
+from smscast.db.schema import messages
+
+ROWS = 20_000
+BATCH = 500
+IDS = ("sms_id", "message_id", "account_id", "application_id", "campaign_id", "carrier_message_id")
+
+CLAIM = (
+    "UPDATE messages SET status = 'Sending', lease_until = now() + interval '2 minutes',"
+    " attempts = attempts + 1, price = coalesce(price, 20000) WHERE sms_id = ANY(%s)"
+)
+RECORD = (
+    "UPDATE messages AS m SET status = 'Delivered', detailed_status = 'Delivered', carrier_message_id = v.c,"
+    " status_date = now(), submitted_at = now(), delivered_at = now(), lease_until = NULL"
+    " FROM unnest(%s::varchar[], %s::varchar[]) AS v(s, c) WHERE m.sms_id = v.s"
+)
+HOT = "UPDATE messages SET label = 'x' WHERE sms_id = ANY(%s)"
+
+
+def _create(url: str, variant: str) -> None:
+    engine = sa.create_engine(url)
+    messages.create(engine)
+    engine.dispose()
+    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+        if variant == "HOT":
+            conn.execute("ALTER TABLE messages SET (fillfactor = 60)")
+        if variant == "open-status index":
+            conn.execute("DROP INDEX ix_messages_dispatch")
+            conn.execute(
+                "CREATE INDEX ix_messages_dispatch ON messages (status, not_before)"
+                " WHERE status IN ('Queued', 'Sending', 'Sent')"
+            )
+        if variant == 'COLLATE "C"':
+            for column in IDS:
+                conn.execute(f'ALTER TABLE messages ALTER COLUMN {column} TYPE varchar(64) COLLATE "C"')
+        conn.execute(
+            "INSERT INTO messages (sms_id, message_id, account_id, application_id, campaign_id, part, parts,"
+            ' "to", sender, country, flash, quiet_hours, held, status, status_date, not_before, attempts,'
+            " created_at) SELECT id, id, 'account', 'application', 'campaign', 1, 1, '+3069' || i, 'ACME',"
+            " 'GR', false, false, false, 'Queued', now(), now(), 0, now()"
+            " FROM (SELECT gen_random_uuid()::text AS id, i FROM generate_series(1, %s) AS i) AS s",
+            (ROWS,),
+        )
+        conn.execute("VACUUM ANALYZE messages")
+        conn.execute("CHECKPOINT")
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def _backend_cpu(conn: psycopg.Connection) -> float:
+    fields = Path(f"/proc/{conn.info.backend_pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100
+
+
+def _per_row(conn: psycopg.Connection, ids: list[str], write: Callable[[list[str]], None]) -> float:
+    before = _backend_cpu(conn)
+    for start in range(0, len(ids), BATCH):
+        with conn.transaction():
+            write(ids[start : start + BATCH])
+    return (_backend_cpu(conn) - before) / len(ids) * 1e6
+
+
+def measure(url: str, variant: str) -> dict[str, float]:
+    _create(url, variant)
+    with psycopg.connect(_libpq(url), autocommit=True, prepare_threshold=None) as conn:
+        ids = [row[0] for row in conn.execute("SELECT sms_id FROM messages")]
+        if variant == "HOT":
+            return {"update": _per_row(conn, ids, lambda chunk: conn.execute(HOT, (chunk,)))}
+        claim = _per_row(conn, ids, lambda chunk: conn.execute(CLAIM, (chunk,)))
+        record = _per_row(
+            conn, ids, lambda chunk: conn.execute(RECORD, (chunk, [f"c-{uuid.uuid4().hex}" for _ in chunk]))
+        )
+        return {"claim": claim, "record": record}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    if not postgres_available():
+        print("PostgreSQL is not reachable: nothing measured")
+        return
+    variants = ["as is", "HOT", "open-status index", 'COLLATE "C"']
+    figures: dict[str, dict[str, list[float]]] = {v: {} for v in variants}
+    for _ in range(args.rounds):  # the variants alternate, so load changes touch all of them alike
+        for variant in variants:
+            with scratch_database("postgresql") as url:
+                for what, value in measure(url, variant).items():
+                    figures[variant].setdefault(what, []).append(value)
+    print(
+        f"PostgreSQL backend CPU per row written, {ROWS:,} rows, {BATCH} per transaction,"
+        f" median of {args.rounds}"
+    )
+    result: dict[str, object] = {"bench": "pg_row_writes"}
+    for variant, by_what in figures.items():
+        shown = ", ".join(f"{what} {statistics.median(values):5.1f} µs" for what, values in by_what.items())
+        print(f"  {variant:18s}: {shown}")
+        for what, values in by_what.items():
+            result[f"{variant} {what}"] = statistics.median(values)
+    print_json_line(result)
+
+
+if __name__ == "__main__":
+    main()
