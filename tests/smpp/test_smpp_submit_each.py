@@ -99,6 +99,32 @@ def test_abandoned_parts_are_told_cancelled_and_a_closed_session_refuses_at_once
     run(scenario)
 
 
+def test_close_sends_no_encoded_part_that_was_still_queued() -> None:
+    """Parts handed over already encoded (``submit_each``) that never left the queue are refused by
+    `close`, exactly like those queued as `SubmitSm`: only the window in flight is waited for."""
+    held: list[tuple[FakeConnection, SubmitSm]] = []
+
+    async def scenario() -> None:
+        async with FakeSmsc(lambda conn, pdu: held.append((conn, pdu))) as smsc:
+            session = SmppSession(smsc.config(window=2), _ignore)
+            await session.start()
+            outcomes: Outcomes = {}
+            session.submit_each([(i, encoded(str(i))) for i in range(6)], outcomes.__setitem__)
+            await wait_until(lambda: len(held) == 2)
+            closing = asyncio.create_task(session.close(drain_timeout_s=5))
+            await wait_until(lambda: sorted(outcomes) == [2, 3, 4, 5])
+            assert all(isinstance(outcomes[i], SessionClosed) for i in (2, 3, 4, 5))
+            for conn, pdu in held:  # the window in flight is answered: close ends
+                conn.send(SubmitSmResp(f"id{pdu.destination_addr}", 0, pdu.sequence_number))
+            await closing
+            assert outcomes[0] == SubmitOutcome(True, "id0", 0) and outcomes[1] == SubmitOutcome(
+                True, "id1", 0
+            )
+            assert [pdu.destination_addr for pdu in smsc.submits] == ["0", "1"]
+
+    run(scenario)
+
+
 def test_a_failing_callback_does_not_break_the_connection() -> None:
     async def scenario() -> None:
         async with FakeSmsc(accept) as smsc:

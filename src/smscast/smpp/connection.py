@@ -34,7 +34,7 @@ class Submission:
     a callback with the caller's index (`SmppSession.submit_each`: no future, no done-callback, no extra
     loop iteration per PDU). Either is told once; `done` says whether it was."""
 
-    __slots__ = ("callback", "data", "epoch", "future", "index", "pdu")
+    __slots__ = ("callback", "data", "epoch", "future", "index", "pdu", "sent")
 
     def __init__(
         self,
@@ -51,6 +51,7 @@ class Submission:
             self.pdu = pdu
             self.data = b""  # the encoded PDU once sent; retries only patch the sequence_number
         self.epoch = 0  # the throttling epoch it was sent in
+        self.sent = False  # put on the wire at least once (queued again after a throttle or a drop)
 
     def done(self) -> bool:
         """Told already (or, for a future, cancelled by its caller)."""

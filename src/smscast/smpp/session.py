@@ -220,6 +220,7 @@ class SmppSession:
                     submission.resolve(exc)
                     continue
             submission.epoch = epoch
+            submission.sent = True
             in_flight[sequence_number] = submission
             sent.append(data)
         if sent:
@@ -389,8 +390,10 @@ class SmppSession:
             return
         self._closing = True
         timeout = self.config.response_timeout_s if drain_timeout_s is None else drain_timeout_s
-        never_sent = [s for s in self._queue if not s.data]
-        self._queue = deque(s for s in self._queue if s.data)
+        # Encoded by the caller is not sent: only a submission that went out before (and waits to go
+        # again after a throttle or a dropped link) is still sent, to learn how it ended.
+        never_sent = [s for s in self._queue if not s.sent]
+        self._queue = deque(s for s in self._queue if s.sent)
         for submission in never_sent:
             submission.resolve(SessionClosed("the session closed before this was sent"))
         self._pump()
