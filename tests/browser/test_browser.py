@@ -147,9 +147,14 @@ def test_watch_a_campaign_finish_without_reloading(page: Any, served: Served) ->
     assert "12 of 12 parts (100.0%)" in page.locator("#progress .progress-line").inner_text()
     # The message table followed too, then filters in place (no wait_for_function: the page's CSP
     # forbids evaluating strings).
+    # htmx binds a swapped-in table's form only once it settles (20 ms later, when it drops the class
+    # htmx-added): a change before that goes nowhere, so each step waits for the table to settle.
+    settled = page.locator("#messages:not(.htmx-added)")
     page.locator("#messages tbody .status-delivered").nth(len(NUMBERS) - 1).wait_for()
+    settled.wait_for()
     page.get_by_label("Status", exact=True).select_option("Failed")
     page.get_by_text("No message part has the status Failed.").wait_for()
+    settled.wait_for()
     page.get_by_label("Status", exact=True).select_option("Delivered")
     page.locator("#messages tbody .status-delivered").nth(len(NUMBERS) - 1).wait_for()
     assert page.locator("#messages tbody tr").count() == len(NUMBERS)
