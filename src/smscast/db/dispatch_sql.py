@@ -62,6 +62,12 @@ SQLITE_RECORD = (
     " submitted_at = ?, delivered_at = ?, lease_until = NULL FROM json_each(?) AS v"
     f" WHERE messages.sms_id = v.key AND +messages.status = '{SENDING}'"
 )
+# PostgreSQL's `record_sent`, the same as SQLite's with its parameter style and JSON function.
+POSTGRES_RECORD = (
+    "UPDATE messages AS m SET status = %s, detailed_status = %s, carrier_message_id = v.value,"
+    " status_date = %s, submitted_at = %s, delivered_at = %s, lease_until = NULL"
+    f" FROM json_each_text(%s::json) AS v WHERE m.sms_id = v.key AND m.status = '{SENDING}'"
+)
 # `apply_statuses`: status, detailed status, ``status_date``, ``delivered_at``, the sms_ids as a JSON array.
 SQLITE_APPLY = (
     "UPDATE messages SET status = ?, detailed_status = ?, status_date = ?, delivered_at = ?"
