@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
 from smscast.db.dispatch_sql import (
-    NOT_FINAL_SQL,
+    POSTGRES_APPLY,
     POSTGRES_CLAIM,
     POSTGRES_RECORD,
     SQLITE_APPLY,
@@ -354,27 +354,13 @@ class DispatchRepository:
             for sms_id, status, detailed in items:
                 if effective.get(sms_id, ("", ""))[0] not in FINAL_VALUES:
                     effective[sms_id] = (status, detailed)
-            if self._postgres:
-                self.conn.exec_driver_sql(
-                    "UPDATE messages AS m SET status = v.status, detailed_status = v.detailed,"
-                    " status_date = %s, delivered_at = %s"
-                    " FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[]) AS v(sms_id, status, detailed)"
-                    f" WHERE m.sms_id = v.sms_id AND {NOT_FINAL_SQL.replace('status', 'm.status')}",
-                    (
-                        at,
-                        at,
-                        list(effective),
-                        [status for status, _ in effective.values()],
-                        [detailed for _, detailed in effective.values()],
-                    ),
-                )
-                return
             by_change: dict[tuple[str, str], list[str]] = defaultdict(list)
             for sms_id, change in effective.items():
                 by_change[change].append(sms_id)
+            statement = POSTGRES_APPLY if self._postgres else SQLITE_APPLY
             for (status, detailed), sms_ids in by_change.items():
                 self.conn.exec_driver_sql(
-                    SQLITE_APPLY, (status, detailed, at, at, orjson.dumps(sms_ids).decode())
+                    statement, (status, detailed, at, at, orjson.dumps(sms_ids).decode())
                 )
 
 

@@ -74,3 +74,9 @@ SQLITE_APPLY = (
     " WHERE sms_id IN (SELECT value FROM json_each(?))"
     f" AND {NOT_FINAL_SQL.replace('status', '+status')}"
 )
+# PostgreSQL's `apply_statuses`, the same as SQLite's.
+POSTGRES_APPLY = (
+    "UPDATE messages AS m SET status = %s, detailed_status = %s, status_date = %s, delivered_at = %s"
+    " WHERE m.sms_id IN (SELECT value FROM json_array_elements_text(%s::json))"
+    f" AND {NOT_FINAL_SQL.replace('status', 'm.status')}"
+)
