@@ -162,7 +162,11 @@ def finish_and_check(
     assert server.running() and server.starts == 1
     told = server.log_count("try again later")
     assert 1 <= told <= FAULT_LOG_LINES, server.log_tail(80)
-    assert server.log_count("the database answers again") >= 1, server.log_tail(80)
+    # The engine's loops say when the database answers again, if they met the fault at all. On SQLite they
+    # may not: with every part claimed before the disk filled, the engine only records answers, and those
+    # writes can fit in WAL space that earlier writes left (the API's insert is what finds the disk full).
+    if told > server.log_count(" API: "):
+        assert server.log_count("the database answers again") >= 1, server.log_tail(80)
     assert server.log_count("Traceback") <= FAULT_TRACEBACKS, server.log_tail(200)
     assert server.log_count("Exception in ASGI application") == 0  # no request ended in a 500
     return duplicates
