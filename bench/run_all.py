@@ -191,44 +191,18 @@ def _found(bench: Bench, *patterns: str) -> list[str] | None:
     return None if None in matches else [match.group(1) for match in matches if match is not None]
 
 
-def rows_session(bench: Bench) -> list[Row]:
-    found = _found(
-        bench,
-        r"ratio session/raw\s*:\s*([\d.]+)",
-        r"SmppSession\s*:\s*([\d,]+) msg/s",
-        r"raw asyncio client\s*:\s*([\d,]+) msg/s",
-    )
-    if found is None:
-        return []
-    ratio, session, raw = found
-    return [
-        (
-            "SmppSession alone (no receipts)",
-            f"{session} msg/s = {ratio} × raw",
-            f"raw asyncio client {raw} msg/s",
-            "measured",
-        )
-    ]
+def rows_measured(title: str, value: str, detail: str, **patterns: str) -> Callable[[Bench], list[Row]]:
+    """One "measured" row: each named pattern's first group from the output, put into ``value`` and
+    ``detail`` by name (``str.format``); no row when a pattern is missing."""
 
+    def rows(bench: Bench) -> list[Row]:
+        found = _found(bench, *patterns.values())
+        if found is None:
+            return []
+        named = dict(zip(patterns, found, strict=True))
+        return [(title, value.format(**named), detail.format(**named), "measured")]
 
-def rows_steps(bench: Bench) -> list[Row]:
-    found = _found(
-        bench,
-        r"executemany, busy\s*:\s*([\d.]+) ms",
-        r"one JSON statement, busy\s*:\s*([\d.]+) ms",
-        r"executemany, quiet\s*:\s*([\d.]+) ms",
-    )
-    if found is None:
-        return []
-    per_row, one, quiet = found
-    return [
-        (
-            "SQLite: 500 rows by key, a busy thread beside",
-            f"one JSON statement {one} ms",
-            f"executemany {per_row} ms ({quiet} ms with no other thread)",
-            "measured",
-        )
-    ]
+    return rows
 
 
 def rows_log_only(title: str) -> Callable[[Bench], list[Row]]:
@@ -244,13 +218,33 @@ ROWS: dict[str, tuple[str, Callable[[Bench], list[Row]]]] = {
     "start": ("campaign start, 1,000,000-contact group", rows_start),
     "put": ("PUT /sms/{id}, 32 concurrent clients", rows_put),
     "callbacks": ("callbacks/s", rows_callbacks),
-    "session": ("SmppSession alone", rows_session),
+    "session": (
+        "SmppSession alone",
+        rows_measured(
+            "SmppSession alone (no receipts)",
+            "{session} msg/s = {ratio} × raw",
+            "raw asyncio client {raw} msg/s",
+            ratio=r"ratio session/raw\s*:\s*([\d.]+)",
+            session=r"SmppSession\s*:\s*([\d,]+) msg/s",
+            raw=r"raw asyncio client\s*:\s*([\d,]+) msg/s",
+        ),
+    ),
     "numbers": (
         "number validation (bench_numbers.py)",
         rows_log_only("number validation (bench_numbers.py)"),
     ),
     "text": ("text analysis (bench_text.py)", rows_log_only("text analysis (bench_text.py)")),
-    "steps": ("SQLite statement steps", rows_steps),
+    "steps": (
+        "SQLite statement steps",
+        rows_measured(
+            "SQLite: 500 rows by key, a busy thread beside",
+            "one JSON statement {one} ms",
+            "executemany {per_row} ms ({quiet} ms with no other thread)",
+            per_row=r"executemany, busy\s*:\s*([\d.]+) ms",
+            one=r"one JSON statement, busy\s*:\s*([\d.]+) ms",
+            quiet=r"executemany, quiet\s*:\s*([\d.]+) ms",
+        ),
+    ),
 }
 
 
