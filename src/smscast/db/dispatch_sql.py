@@ -1,7 +1,9 @@
 """The dispatcher's hand-written statements (`dispatch.DispatchRepository`), for each database.
 
 They are text, not SQLAlchemy constructs, because each is run thousands of times a minute with parameters
-the driver takes as they are (arrays on PostgreSQL, one JSON parameter on SQLite).
+the driver takes as they are: the parts of a batch as one JSON parameter, on both databases (psycopg
+quotes each element of a text array with a regular expression; SQLite steps once per row of an
+executemany).
 """
 
 from __future__ import annotations
@@ -53,9 +55,9 @@ SQLITE_LEASE = (
 )
 
 
-# SQLite's per-part writes, one statement per outcome with the parts as one JSON parameter (see
-# `_claim_sqlite`). ``+messages.status``: the parts by their key, not every part of that status through
-# ix_messages_dispatch. `record_sent`: status, detailed status, ``status_date``, ``submitted_at``,
+# The per-part writes, one statement per outcome with the parts as one JSON parameter (see
+# `_claim_sqlite`). SQLite's ``+messages.status``: the parts by their key, not every part of that status
+# through ix_messages_dispatch. `record_sent`: status, detailed status, ``status_date``, ``submitted_at``,
 # ``delivered_at``, and sms_id → carrier id as a JSON object.
 SQLITE_RECORD = (
     "UPDATE messages SET status = ?, detailed_status = ?, carrier_message_id = v.value, status_date = ?,"
