@@ -85,11 +85,9 @@ def run_e2e(
     # from the server being measured. An index probe for any part still waiting costs ~0.1 ms; the parts
     # are counted once, when none waits any more.
     waiting = sa.text(
-        "SELECT 1 FROM messages WHERE campaign_id = :c AND status IN ('Queued', 'Sending', 'Sent') LIMIT 1"
+        "SELECT 1 FROM messages WHERE campaign_id = :c AND status IN ('Queued', 'Sent') LIMIT 1"
     )
-    unsubmitted = sa.text(
-        "SELECT 1 FROM messages WHERE campaign_id = :c AND status IN ('Queued', 'Sending') LIMIT 1"
-    )
+    unsubmitted = sa.text("SELECT 1 FROM messages WHERE campaign_id = :c AND status IN ('Queued') LIMIT 1")
     delivered = sa.text("SELECT count(*) FROM messages WHERE campaign_id = :c AND status = 'Delivered'")
     state = sa.text("SELECT state FROM campaigns WHERE tracking_id = :c")
     cpu_before = cpu_seconds(server_pid)

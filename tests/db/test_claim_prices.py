@@ -22,11 +22,22 @@ GR = [f"+3069485100{n:02d}" for n in range(10)]
 
 
 def _rows(container: Container) -> dict[str, tuple[str, Decimal | None, bool]]:
+    """Each part's status (``leased`` for a ``Queued`` part under a lease), price and held flag."""
     with container.db.read() as conn:
         return {
-            row.to: (row.status, row.price, row.held)
+            row.to: (
+                "leased" if row.status == "Queued" and row.lease_until else row.status,
+                row.price,
+                row.held,
+            )
             for row in conn.execute(
-                sa.select(messages.c.to, messages.c.status, messages.c.price, messages.c.held)
+                sa.select(
+                    messages.c.to,
+                    messages.c.status,
+                    messages.c.lease_until,
+                    messages.c.price,
+                    messages.c.held,
+                )
             )
         }
 
@@ -58,20 +69,20 @@ def test_each_part_is_charged_once_and_unsent_parts_keep_no_price(
     assert len(sent) == 4 and all(part.price == price for part in sent)
     assert all(part.quoted == price for part in sent)  # the claim itself priced them
     rows = _rows(container)
-    assert sorted(status for status, _, _ in rows.values()) == ["Sending"] * 4 + ["Unsent"] * 2
-    assert all(p == price for status, p, _ in rows.values() if status == "Sending")
+    assert sorted(status for status, _, _ in rows.values()) == ["Unsent"] * 2 + ["leased"] * 4
+    assert all(p == price for status, p, _ in rows.values() if status == "leased")
     assert all(p is None for status, p, _ in rows.values() if status == "Unsent")
     assert _charged(container, tenant.account_id) == price * 4
 
+    # While the leases last, no one else may claim the parts.
+    assert container.dispatch.claim(100) == []
     # The dispatcher dies: the leases run out and the parts are claimed again — not charged again.
-    later = container.clock.now() + container.dispatch.settings.lease + timedelta(seconds=1)
     with container.db.write() as conn:
         conn.execute(
             messages.update()
-            .where(messages.c.status == "Sending")
-            .values(lease_until=later - timedelta(days=1))
+            .where(messages.c.lease_until.is_not(None))
+            .values(lease_until=container.clock.now() - timedelta(seconds=1))
         )
-    assert container.dispatch.release_expired_leases() == 4
     again = container.dispatch.claim(100)
     assert sorted(part.sms_id for part in again) == sorted(part.sms_id for part in sent)
     assert all(part.price == price and part.quoted is None for part in again)

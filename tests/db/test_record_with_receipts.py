@@ -1,6 +1,6 @@
 """``DispatchService.record`` with the receipts that arrived before the write (engine/runner.py hands them
-over): a part without a callback goes from ``Sending`` to the receipt's status in one update, a part with a
-callback goes through ``Sent`` (its OnChange receiver hears both), repeated receipts keep the rule
+over): a part without a callback goes from ``Queued`` (leased) to the receipt's status in one update, a
+part with a callback goes through ``Sent`` (its OnChange receiver hears both), repeated receipts keep the rule
 "statuses only move forward", and a receipt for a part not in the write waits in the inbox."""
 
 from __future__ import annotations

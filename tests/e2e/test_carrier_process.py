@@ -20,7 +20,6 @@ from smscast.carriers.factory import carrier_from_url
 from smscast.carriers.process import ProcessCarrier
 from smscast.carriers.smpp import SmppCarrier
 from smscast.db.schema import messages
-from smscast.domain.statuses import SENDING
 from tests.conftest import new_tenant
 from tests.e2e.test_engine_smpp import FAST, smsc, state, statuses
 from tests.engine_harness import running_engine, wait_for
@@ -124,9 +123,10 @@ def test_the_carrier_process_never_outlives_serve(isolated_database_url: str, tm
 def test_sigterm_finishes_the_batch_in_flight_and_unbinds(
     isolated_database_url: str, tmp_path: Path, whole_group: bool
 ) -> None:
-    """`smscast serve` stopped by SIGTERM mid-campaign: its engine records the batch it was sending (nothing
-    left `Sending`, everything the SMSC accepted has its carrier id), closes the carrier process, exits 0.
-    Also when the carrier process gets the signal too (Ctrl-C in a terminal, systemd's cgroup kill)."""
+    """`smscast serve` stopped by SIGTERM mid-campaign: its engine records the batch it was sending (no part
+    left leased and unrecorded, everything the SMSC accepted has its carrier id), closes the carrier process,
+    exits 0. Also when the carrier process gets the signal too (Ctrl-C in a terminal, systemd's cgroup
+    kill)."""
     database_url = isolated_database_url  # serve sends everything queued: only this test's campaign
     with simulator() as sim:
         env = smscast_env(database_url, carrier_url(sim, window=WINDOW, tps=200))
@@ -148,7 +148,9 @@ def test_sigterm_finishes_the_batch_in_flight_and_unbinds(
     try:
         with engine.connect() as conn:
             sending = conn.execute(
-                sa.select(sa.func.count()).select_from(messages).where(messages.c.status == SENDING)
+                sa.select(sa.func.count())
+                .select_from(messages)
+                .where(messages.c.status == "Queued", messages.c.lease_until.is_not(None))
             ).scalar_one()
     finally:
         engine.dispose()

@@ -13,7 +13,6 @@ from sqlalchemy.engine import Connection
 from smscast.db.messages import part_body_joined
 from smscast.db.schema import applications, callback_outbox, campaigns, messages
 from smscast.domain.callbacks import PartState
-from smscast.domain.statuses import public_status
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 
@@ -185,8 +184,8 @@ class CallbackRepository:
                 body=r.body,
                 application_name=r.application_name,
                 price=r.price,
-                status=public_status(r.status),
-                detailed_status=r.detailed_status or public_status(r.status),
+                status=r.status,
+                detailed_status=r.detailed_status or r.status,
                 updated=r.status_date,
                 submitted_at=r.submitted_at,
                 delivered_at=r.delivered_at,

@@ -1,10 +1,12 @@
 """The message queue: claim parts with a lease, hold, charge, record carrier results, apply receipts.
 (Receipts wait in the inbox of ``receipts`` until their part is recorded.)
 
-A claim is one statement, ``WITH picked AS (SELECT … FOR UPDATE SKIP LOCKED) UPDATE … RETURNING …``:
-on PostgreSQL concurrent dispatchers skip each other's rows; on SQLite the single writer gives the same
-safety (SQLAlchemy drops the lock clause). A part whose lease runs out before its result is recorded goes
-back to ``Queued`` (``release_expired_leases``); its ``price`` stays set, so it is never charged twice.
+A claimed part stays ``Queued``; its ``lease_until`` in the future makes it its dispatcher's (`dispatch_sql`:
+the claim then changes no indexed column). A claim is one statement on PostgreSQL, ``WITH picked AS (SELECT …
+FOR UPDATE SKIP LOCKED) UPDATE … RETURNING …``: concurrent dispatchers skip each other's rows, and a row
+leased by a claim that committed meanwhile fails the lease condition on its re-check; on SQLite the single
+writer keeps dispatchers apart. A part whose lease runs out before its result is recorded is simply due
+again; its ``price`` stays set, so it is never charged twice.
 
 The statements run per part (record, price, receipts) go to the driver's ``executemany`` as plain tuples:
 at thousands of parts per second, SQLAlchemy's per-row parameter processing was most of their cost (see
@@ -38,7 +40,7 @@ from smscast.db.driver import binder, is_postgres
 from smscast.db.schema import campaigns, messages
 from smscast.db.types import MICROS
 from smscast.domain.pricing import FALLBACK_ISO
-from smscast.domain.statuses import FINAL_VALUES, SENDING, MessageStatus
+from smscast.domain.statuses import FINAL_VALUES, MessageStatus
 
 
 @dataclass(slots=True)
@@ -68,6 +70,7 @@ class ClaimedPart:
     quoted: Decimal | None = None
 
 
+_QUEUED = MessageStatus.QUEUED.value
 # Literal SQL constants, not parameters: executemany() cannot expand an IN list per row.
 _NOT_FINAL = sa.and_(
     *(messages.c.status != sa.literal_column(f"'{value}'") for value in sorted(FINAL_VALUES))
@@ -92,7 +95,8 @@ class DispatchRepository:
         tariff: Mapping[str, Decimal],
         bodies: dict[str, str] | None = None,
     ) -> list[ClaimedPart]:
-        """Lease up to ``limit`` due ``Queued`` parts to the caller (status ``Sending``).
+        """Lease up to ``limit`` due ``Queued`` parts that no one holds a lease on to the caller until
+        ``lease_until`` (they stay ``Queued``).
 
         One statement: ``WITH picked AS MATERIALIZED (SELECT … LIMIT n FOR UPDATE SKIP LOCKED) UPDATE …
         FROM picked … RETURNING``. The CTE is evaluated once (an ``UPDATE … WHERE id IN (SELECT … LIMIT n
@@ -124,6 +128,7 @@ class DispatchRepository:
             rows = self.conn.exec_driver_sql(
                 POSTGRES_CLAIM,
                 (
+                    at(now),
                     at(now),
                     limit,
                     at(lease_until),
@@ -201,7 +206,7 @@ class DispatchRepository:
         had work, each hand-over waited for it, with the database's one write lock held all along
         (`bench/bench_sqlite_steps.py`)."""
         money = binder(self.conn.dialect, "messages", "price")
-        picked = self.conn.exec_driver_sql(SQLITE_PICK, (now, limit)).scalar_one()
+        picked = self.conn.exec_driver_sql(SQLITE_PICK, (now, now, limit)).scalar_one()
         rows: list[list[Any]] = orjson.loads(picked) if picked else []
         if not rows:
             return []
@@ -231,20 +236,12 @@ class DispatchRepository:
         )
         return {tracking_id: body for tracking_id, body in self.conn.execute(query)}
 
-    def release_expired_leases(self, now: datetime) -> int:
-        """Parts whose dispatcher died mid-flight go back to the queue."""
-        return self.conn.execute(
-            messages.update()
-            .where(messages.c.status == SENDING, messages.c.lease_until < now)
-            .values(status=MessageStatus.QUEUED.value, lease_until=None)
-        ).rowcount
-
     def renew_leases(self, sms_ids: Sequence[str], lease_until: datetime) -> None:
         """Extend the lease of parts still being sent (not yet recorded) to ``lease_until``."""
         if sms_ids:
             self.conn.execute(
                 messages.update()
-                .where(messages.c.sms_id.in_(sms_ids), messages.c.status == SENDING)
+                .where(messages.c.sms_id.in_(sms_ids), messages.c.status == _QUEUED)
                 .values(lease_until=lease_until)
             )
 
@@ -254,9 +251,8 @@ class DispatchRepository:
         if items:
             self.conn.execute(
                 messages.update()
-                .where(messages.c.sms_id == sa.bindparam("p_sms_id"), messages.c.status == SENDING)
+                .where(messages.c.sms_id == sa.bindparam("p_sms_id"), messages.c.status == _QUEUED)
                 .values(
-                    status=MessageStatus.QUEUED.value,
                     not_before=sa.bindparam("p_not_before"),
                     held=True,
                     lease_until=None,
@@ -271,12 +267,12 @@ class DispatchRepository:
     def finish(
         self, items: Sequence[tuple[str, str, str]], now: datetime, unquote: Collection[str] = ()
     ) -> None:
-        """Give parts a final status (``status``, ``detailed_status``) from ``Sending``. Those in ``unquote``
+        """Give leased parts a final status (``status``, ``detailed_status``). Those in ``unquote``
         lose the price their claim quoted (`claim`): they were never charged."""
         if items:
             self.conn.execute(
                 messages.update()
-                .where(messages.c.sms_id == sa.bindparam("p_sms_id"), messages.c.status == SENDING)
+                .where(messages.c.sms_id == sa.bindparam("p_sms_id"), messages.c.status == _QUEUED)
                 .values(
                     status=sa.bindparam("p_status"),
                     detailed_status=sa.bindparam("p_detailed"),
@@ -295,8 +291,8 @@ class DispatchRepository:
         if sms_ids:
             self.conn.execute(
                 messages.update()
-                .where(messages.c.sms_id.in_(sms_ids), messages.c.status == SENDING)
-                .values(status=MessageStatus.QUEUED.value, not_before=not_before, lease_until=None)
+                .where(messages.c.sms_id.in_(sms_ids), messages.c.status == _QUEUED)
+                .values(not_before=not_before, lease_until=None)
             )
 
     def record_sent(self, items: Sequence[tuple[str, str, str, str, bool]], now: datetime) -> None:

@@ -229,6 +229,8 @@ messages = sa.Table(
     ),
     sa.Index("ix_messages_dispatch", "status", "not_before"),
     sa.Index("ix_messages_account_created", "account_id", "created_at"),
+    # Room for the claim's new version of every row of a page on that page: a HOT update (migration 0005).
+    postgresql_with={"fillfactor": 50},
 )
 
 # Delivery receipts land here first (durably, before the SMSC is answered), then are applied to the

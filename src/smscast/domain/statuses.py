@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from enum import StrEnum
 
 
@@ -14,9 +13,6 @@ class MessageStatus(StrEnum):
     FAILED = "Failed"
     UNSENT = "Unsent"
 
-
-# Internal: claimed by a dispatcher and being handed to the carrier. Shown as ``Queued`` on the wire.
-SENDING = "Sending"
 
 FINAL_STATUSES = frozenset(
     {MessageStatus.DELIVERED, MessageStatus.UNDELIVERED, MessageStatus.FAILED, MessageStatus.UNSENT}
@@ -54,17 +50,3 @@ RECEIPT_STATES: dict[str, tuple[MessageStatus, str]] = {
 def status_from_receipt(stat: str) -> tuple[MessageStatus, str]:
     """The status a receipt's ``stat`` sets (an unrecognised ``stat`` is a final Unknown Status)."""
     return RECEIPT_STATES.get(stat.strip().upper(), (MessageStatus.UNDELIVERED, "Unknown Status"))
-
-
-def public_status(stored: str) -> str:
-    """The status shown on the wire (the internal ``Sending`` is still ``Queued`` for clients)."""
-    return MessageStatus.QUEUED.value if stored == SENDING else stored
-
-
-def public_counts(counts: Mapping[str, int]) -> dict[str, int]:
-    """Parts per status as clients see them: parts being handed over (``Sending``) count as ``Queued``."""
-    out: dict[str, int] = {}
-    for stored, count in counts.items():
-        shown = public_status(stored)
-        out[shown] = out.get(shown, 0) + count
-    return out

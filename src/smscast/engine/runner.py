@@ -151,7 +151,6 @@ class Engine:
         return expanded is not None
 
     async def _maintain_once(self) -> bool:
-        await asyncio.to_thread(self.dispatch.release_expired_leases)
         await asyncio.to_thread(self.dispatch.apply_receipts)
         await asyncio.to_thread(self.dispatch.expire_missing_receipts)
         await asyncio.to_thread(self.dispatch.purge_unmatched_receipts)

@@ -17,7 +17,6 @@ from smscast.db.database import Database
 from smscast.domain import callbacks as rules
 from smscast.domain.campaigns import CallbackStrategy, CampaignState
 from smscast.domain.clock import Clock
-from smscast.domain.statuses import public_counts
 
 # A started campaign's definition never changes again: its campaignCallback is read once per process.
 _STARTED = frozenset(
@@ -71,7 +70,7 @@ class CallbackPlanner:
         if not callback:
             return
         strategy = callback.get("strategy", CallbackStrategy.ON_CHANGE.value)
-        counts = public_counts(CampaignRepository(conn).status_counts([tracking_id])[tracking_id])
+        counts = CampaignRepository(conn).status_counts([tracking_id])[tracking_id]
         steps = rules.progress_steps(counts, sum(counts.values()))
         previous = json.loads(info.progress) if info.progress else {}
         if strategy == CallbackStrategy.ON_COMPLETION.value:

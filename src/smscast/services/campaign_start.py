@@ -36,7 +36,7 @@ from smscast.domain.clock import Clock
 from smscast.domain.numbers import region_of, validate_numbers
 from smscast.domain.personalisation import compile_template
 from smscast.domain.segmentation import count_parts
-from smscast.domain.statuses import SENDING, MessageStatus
+from smscast.domain.statuses import MessageStatus
 from smscast.services.callbacks import CallbackPlanner
 from smscast.services.campaign_expansion import (
     BLACKLIST_SERVICE,
@@ -132,12 +132,12 @@ class CampaignStarter:
             moves: list[tuple[str, CampaignState]] = []
             for tracking_id, state in candidates:
                 if state is CampaignState.RUNNING and not repo.open_parts(
-                    tracking_id, [MessageStatus.QUEUED.value, SENDING]
+                    tracking_id, [MessageStatus.QUEUED.value]
                 ):
                     state = CampaignState.SENT
                     moves.append((tracking_id, state))
                 if state is CampaignState.SENT and not repo.open_parts(
-                    tracking_id, [MessageStatus.QUEUED.value, SENDING, MessageStatus.SENT.value]
+                    tracking_id, [MessageStatus.QUEUED.value, MessageStatus.SENT.value]
                 ):
                     moves.append((tracking_id, CampaignState.FINISHED))
         now = self.clock.now()

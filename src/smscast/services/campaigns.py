@@ -51,7 +51,6 @@ from smscast.domain.errors import (
 from smscast.domain.numbers import validate_regions
 from smscast.domain.personalisation import compile_template
 from smscast.domain.sender import validate_sender
-from smscast.domain.statuses import public_counts
 from smscast.services.callbacks import CallbackPlanner
 from smscast.services.paging import Page
 from smscast.services.prices import PriceService
@@ -360,7 +359,6 @@ class CampaignService:
         row: CampaignRow, counts: dict[str, int], stored: tuple[dict[str, Any], dict[str, Any]] | None = None
     ) -> CampaignView:
         """The view of ``row``; ``stored``: its definition and analysis as written (else read from it)."""
-        shown = public_counts(counts)
-        statuses = {status: shown.get(status, 0) for status in MESSAGE_STATUSES}
+        statuses = {status: counts.get(status, 0) for status in MESSAGE_STATUSES}
         definition, analysis = stored or (orjson.loads(row.definition), orjson.loads(row.analysis))
         return CampaignView(row, CampaignDefinition.from_json(definition), analysis, statuses)

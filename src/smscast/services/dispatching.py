@@ -286,10 +286,6 @@ class DispatchService:
         with self.db.write() as conn:
             return ReceiptRepository(conn).purge_receipts(self.clock.now() - self.settings.receipt_retention)
 
-    def release_expired_leases(self) -> int:
-        with self.db.write() as conn:
-            return DispatchRepository(conn).release_expired_leases(self.clock.now())
-
     def renew_leases(self, sms_ids: Sequence[str]) -> None:
         """Keep parts this process is still sending leased to it for another ``lease``: a slow carrier
         (a low tps) can take longer than one lease to get through a claimed batch, and a part whose lease

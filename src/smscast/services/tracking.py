@@ -10,7 +10,7 @@ from smscast.db.database import Database
 from smscast.db.tracking import SEARCHABLE, SORTABLE, TrackedPart, TrackingQuery, TrackingRepository
 from smscast.domain.auth import Principal
 from smscast.domain.errors import CampaignNotFound, TrackingNotFound, validation_error
-from smscast.domain.statuses import SENDING, MessageStatus
+from smscast.domain.statuses import MessageStatus
 from smscast.services.paging import Page
 
 STATUS_VALUES = frozenset(s.value for s in MessageStatus)
@@ -19,8 +19,7 @@ STATUS_VALUES = frozenset(s.value for s in MessageStatus)
 def _stored_statuses(status: str) -> tuple[str, ...]:
     if status not in STATUS_VALUES:
         raise validation_error("status", f"one of {', '.join(sorted(STATUS_VALUES))}")
-    # Clients see parts being handed over as Queued.
-    return (status, SENDING) if status == MessageStatus.QUEUED.value else (status,)
+    return (status,)
 
 
 class TrackingService:

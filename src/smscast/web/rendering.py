@@ -18,7 +18,6 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from smscast.api.deps import NUL_MESSAGE, reject_nul_characters
 from smscast.domain.errors import DomainError, validation_error
-from smscast.domain.statuses import public_status
 from smscast.web.session import SECURITY_HEADERS, CsrfRejected, LoginRequired, ScopeMissing, login_url
 
 log = logging.getLogger("smscast.web")
@@ -34,7 +33,7 @@ def build_environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=format_when, money=format_money, status=public_status, plural=plural)
+    env.filters.update(when=format_when, money=format_money, plural=plural)
     return env
 
 

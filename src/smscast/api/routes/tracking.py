@@ -11,13 +11,13 @@ from smscast.api.deps import PagingParams, Services, SmsPrincipal, page_body
 from smscast.api.wire import format_timestamp, parse_timestamp
 from smscast.db.tracking import TrackedPart
 from smscast.domain.errors import validation_error
-from smscast.domain.statuses import DETAILED_DESCRIPTIONS, public_status
+from smscast.domain.statuses import DETAILED_DESCRIPTIONS
 
 router = APIRouter(tags=["tracking"])
 
 
 def tracking_json(part: TrackedPart) -> dict[str, Any]:
-    status = public_status(part.status)
+    status = part.status
     detailed = part.detailed_status or ("Sent" if status == "Sent" else status)
     out: dict[str, Any] = {"smsId": part.sms_id, "messageId": part.message_id}
     if part.campaign_id is not None:
