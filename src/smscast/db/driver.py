@@ -8,10 +8,13 @@ per-row parameter processing was most of their cost. PostgreSQL gets one stateme
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
 
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
 from smscast.db.schema import messages, receipt_inbox
@@ -38,3 +41,21 @@ def is_postgres(dialect: Dialect) -> bool:
     # PostgreSQL gets one statement per batch over arrays (unnest): executemany would be one statement
     # per row on the server.
     return dialect.name == "postgresql"
+
+
+def listed(dialect: Dialect, values: Sequence[str]) -> tuple[sa.TableValuedAlias, sa.ColumnElement[Any]]:
+    """``values`` as a table (``json_each`` on SQLite, ``json_array_elements_text … WITH ORDINALITY`` on
+    PostgreSQL) bound as one JSON text parameter, and the column numbering them from 1 in their order; its
+    ``value`` column holds them. Not an array on PostgreSQL: psycopg quotes each element of a text array
+    with a regular expression (20,000 numbers: ~10 ms of a POST /sms/campaign); not an IN list: SQLAlchemy
+    renders a placeholder per value."""
+    text = sa.literal(orjson.dumps(list(values)).decode(), sa.Text())
+    if dialect.name == "postgresql":
+        table = (
+            sa.func.json_array_elements_text(sa.cast(text, postgresql.JSON))
+            .table_valued("value", with_ordinality="rn")
+            .render_derived()  # AS anon(value, rn): names the ordinality column
+        )
+        return table, table.c.rn
+    table = sa.func.json_each(text).table_valued("key", "value")
+    return table, table.c.key + 1

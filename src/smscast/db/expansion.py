@@ -22,15 +22,14 @@ is numbered ``i + 1``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Dialect
 
 from smscast.db.contacts import ALL_GROUP_ID, NOT_LISTED_GROUP_ID
+from smscast.db.driver import listed
 from smscast.db.schema import blacklist, contacts, group_members, messages
 from smscast.domain.numbers import region_of
 
@@ -57,6 +56,7 @@ class _PartInserter:
         groups: str | None,
         shared: Mapping[str, Any],
     ) -> None:
+        self._dialect = dialect
         self._postgres = dialect.name == "postgresql"
         self._account_id = account_id
         self._service = service
@@ -141,19 +141,8 @@ class DirectPartInserter(_PartInserter):
         ids from ``first + i × (parts + 1)``. Returns how many recipients were written."""
         if not numbers:
             return 0
-        listed: sa.TableValuedAlias
-        number: sa.ColumnElement[Any]
-        rn: sa.ColumnElement[int]
-        if self._postgres:
-            array = sa.literal(list(numbers), postgresql.ARRAY(sa.String()))
-            listed = (
-                sa.func.unnest(array).table_valued("value", with_ordinality="rn").render_derived("listed")
-            )
-            number, rn = listed.c.value, listed.c.rn
-        else:
-            text = sa.literal(json.dumps(numbers, separators=(",", ":")), sa.Text())
-            listed = sa.func.json_each(text).table_valued("key", "value")
-            number, rn = listed.c.value, listed.c.key + 1
+        table, rn = listed(conn.dialect, numbers)
+        number = table.c.value
         blocked = contacts.alias("blocked")
         where = [
             ~sa.exists().where(
@@ -164,7 +153,7 @@ class DirectPartInserter(_PartInserter):
             )
         ]
         values = {"to": number, "country": sa.literal(country, messages.c.country.type)}
-        return self._write(conn, listed, rn, values, where, prefix, first)
+        return self._write(conn, table, rn, values, where, prefix, first)
 
 
 class GroupPartInserter(_PartInserter):
@@ -291,8 +280,5 @@ class GroupPartInserter(_PartInserter):
 
     def _excluded_numbers(self) -> sa.Select[tuple[str]]:
         """The excluded numbers as a one-column SELECT bound as one parameter (an array or JSON list)."""
-        if self._postgres:
-            array = sa.literal(list(self._excluded), postgresql.ARRAY(sa.String()))
-            return sa.select(sa.func.unnest(array).label("value"))
-        values = sa.func.json_each(sa.literal(json.dumps(self._excluded), sa.Text())).table_valued("value")
-        return sa.select(values.c.value)
+        table, _ = listed(self._dialect, self._excluded)
+        return sa.select(table.c.value)
