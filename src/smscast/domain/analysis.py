@@ -53,7 +53,9 @@ class CampaignAnalysis:
     contacts: dict[str, dict[str, Any]] = field(default_factory=dict)
     per_group: dict[str, int] = field(default_factory=dict)
     total_messages: int = 0
-    cost: Decimal = Decimal(0)
+    # Parts per country: the cost is priced per country once, not per recipient (Decimal arithmetic per
+    # number was a tenth of a 20,000-number POST /sms/campaign).
+    parts_per_country: Counter[str] = field(default_factory=Counter)
     _fixed_parts: int | None = None
 
     def __post_init__(self) -> None:
@@ -63,6 +65,12 @@ class CampaignAnalysis:
     @property
     def recipients(self) -> int:
         return len(self.seen)
+
+    @property
+    def cost(self) -> Decimal:
+        return sum(
+            (self.prices.cost(region, parts) for region, parts in self.parts_per_country.items()), Decimal(0)
+        )
 
     def parts_for(self, labels: Mapping[str, str] | None) -> int:
         if self._fixed_parts is not None:
@@ -77,7 +85,9 @@ class CampaignAnalysis:
         self.per_country[region] += 1
         parts = self.parts_for(labels)
         self.total_messages += parts
-        self.cost += self.prices.cost(region, parts)
+        if region not in self.parts_per_country:
+            self.prices.part_price(region)  # a country without a price fails here, at its first recipient
+        self.parts_per_country[region] += parts
         return True
 
     def to_json(self, body: str) -> dict[str, Any]:
