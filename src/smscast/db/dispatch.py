@@ -122,20 +122,25 @@ class DispatchRepository:
             # Just after a campaign's parts were written the statistics say few are queued, and the planner
             # reads every queued part (bitmap scan), sorts them and keeps n: 22 ms for 500 of 20,000 where
             # walking ix_messages_dispatch in order takes 5 ms. For this transaction only.
-            self.conn.exec_driver_sql("SET LOCAL enable_bitmapscan = off")
             money = binder(dialect, "messages", "price")
             fallback = tariff.get(FALLBACK_ISO)
-            rows = self.conn.exec_driver_sql(
-                POSTGRES_CLAIM,
-                (
-                    at(now),
-                    at(now),
-                    limit,
-                    at(lease_until),
-                    json.dumps({iso: money(price) for iso, price in tariff.items()}),
-                    None if fallback is None else money(fallback),
-                ),
-            ).all()
+            # psycopg's own cursor, in this transaction: the rows as plain tuples (a SQLAlchemy Row per
+            # part cost ~0.5 µs of serve's CPU).
+            driver: Any = self.conn.connection.driver_connection
+            with driver.cursor() as cursor:
+                cursor.execute("SET LOCAL enable_bitmapscan = off")
+                cursor.execute(
+                    POSTGRES_CLAIM,
+                    (
+                        at(now),
+                        at(now),
+                        limit,
+                        at(lease_until),
+                        json.dumps({iso: money(price) for iso, price in tariff.items()}),
+                        None if fallback is None else money(fallback),
+                    ),
+                )
+                rows = cursor.fetchall()
         cache = {} if bodies is None else bodies
         needed = {row[3] for row in rows if row[9] is None}
         texts = {campaign_id: text for campaign_id in needed if (text := cache.get(campaign_id)) is not None}
@@ -143,14 +148,17 @@ class DispatchRepository:
             read = self._campaign_bodies(needed - texts.keys())
             texts.update(read)
             cache.update(read)  # another dispatcher's thread may use it too: get and update only
-        # The parts of a campaign share their timestamps: each distinct one is read once.
+        # The parts of a campaign share their timestamps and prices: each distinct one is converted once.
         read_time = _time_reader(dialect)
         times: dict[Any, datetime] = {}
+        amounts: dict[int, Decimal] = {}
         for row in rows:
             for value in (row[12], row[13]):
                 if value is not None and value not in times:
                     times[value] = read_time(value)
-        micros = MICROS
+            for value in (row[14], row[17]):
+                if value is not None and value not in amounts:
+                    amounts[value] = Decimal(value) / MICROS
         return [
             ClaimedPart(
                 sms_id,
@@ -167,10 +175,10 @@ class DispatchRepository:
                 bool(quiet_hours),
                 None if expires_at is None else times[expires_at],
                 times[created_at],
-                None if price is None else Decimal(price) / micros,
+                None if price is None else amounts[price],
                 attempts,
                 callback is not None,
-                None if quoted is None else Decimal(quoted) / micros,
+                None if quoted is None else amounts[quoted],
             )
             for (
                 sms_id,

@@ -28,7 +28,7 @@ from smscast.domain.numbers import zones_of
 from smscast.domain.pricing import NoPrice, PriceList
 from smscast.domain.quiet_hours import NeverAllowed, Window, next_allowed
 from smscast.domain.segmentation import encode_parts
-from smscast.domain.statuses import FINAL_VALUES, MessageStatus, status_from_receipt
+from smscast.domain.statuses import FINAL_VALUES, MessageStatus, receipt_change
 from smscast.services.callbacks import CallbackPlanner
 from smscast.services.prices import PriceService
 
@@ -125,19 +125,27 @@ class DispatchService:
         for account_id, items in by_account.items():
             account = accounts.get(account_id, for_update=True)
             balance = account.balance if account is not None else Decimal(0)
-            total = Decimal(0)
-            references: set[str] = set()
-            for part in items:
-                price = part.quoted  # the claim priced it from ``prices``
-                if price is None:
-                    raise NoPrice(part.country)
-                if total + price > balance:
-                    unsent.append(part)
-                    continue
-                total += price
-                part.price = price  # what a refusal refunds
-                references.add(part.campaign_id or part.message_id)
-                send.append(part)
+            quotes = [part.quoted for part in items]  # the claim priced them from ``prices``
+            total = sum(filter(None, quotes), Decimal(0))
+            if None not in quotes and total <= balance:  # the balance covers them all: no check per part
+                for part, price in zip(items, quotes, strict=True):
+                    part.price = price  # what a refusal refunds
+                send.extend(items)
+                references = {part.campaign_id or part.message_id for part in items}
+            else:
+                total = Decimal(0)
+                references = set()
+                for part in items:
+                    price = part.quoted
+                    if price is None:
+                        raise NoPrice(part.country)
+                    if total + price > balance:
+                        unsent.append(part)
+                        continue
+                    total += price
+                    part.price = price
+                    references.add(part.campaign_id or part.message_id)
+                    send.append(part)
             if total > 0:
                 reference = next(iter(references)) if len(references) == 1 else None
                 accounts.add_transaction(account_id, "Charge", -total, now, reference, balance)
@@ -171,8 +179,8 @@ class DispatchService:
                 if known is None:
                     sent.append((part.sms_id, carrier_id, _SENT, _SENT, False))
                 else:
-                    status, detailed = status_from_receipt(known.stat)
-                    sent.append((part.sms_id, carrier_id, status.value, detailed, True))
+                    status, detailed = receipt_change(known.stat)
+                    sent.append((part.sms_id, carrier_id, status, detailed, True))
                     folded.add(carrier_id)
             elif result.retry and part.attempts < MAX_ATTEMPTS:
                 retry.append(part.sms_id)
@@ -323,9 +331,9 @@ def _receipt_changes(
     updates: list[tuple[str, str, str]] = []
     moved: list[str] = []
     for sms_id, current, has_callback, stat in receipts:
-        status, detailed = status_from_receipt(stat)
-        updates.append((sms_id, status.value, detailed))
-        if has_callback and current not in FINAL_VALUES and status.value != current:
+        status, detailed = receipt_change(stat)
+        updates.append((sms_id, status, detailed))
+        if has_callback and current not in FINAL_VALUES and status != current:
             moved.append(sms_id)
     return updates, moved
 
