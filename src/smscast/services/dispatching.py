@@ -123,29 +123,33 @@ class DispatchService:
                 send.append(part)  # charged on an earlier claim
         unsent: list[ClaimedPart] = []
         for account_id, items in by_account.items():
+            quotes = [part.quoted for part in items]  # the claim priced them from ``prices``
+            if None not in quotes:
+                # The common case, one conditional debit: the balance covers the whole batch.
+                total = sum(filter(None, quotes), Decimal(0))
+                references = {part.campaign_id or part.message_id for part in items}
+                reference = next(iter(references)) if len(references) == 1 else None
+                if total == 0 or accounts.charge_if_covered(account_id, total, now, reference) is not None:
+                    for part, price in zip(items, quotes, strict=True):
+                        part.price = price  # what a refusal refunds
+                    send.extend(items)
+                    continue
+            # Part by part, in order, until the balance runs out.
             account = accounts.get(account_id, for_update=True)
             balance = account.balance if account is not None else Decimal(0)
-            quotes = [part.quoted for part in items]  # the claim priced them from ``prices``
-            total = sum(filter(None, quotes), Decimal(0))
-            if None not in quotes and total <= balance:  # the balance covers them all: no check per part
-                for part, price in zip(items, quotes, strict=True):
-                    part.price = price  # what a refusal refunds
-                send.extend(items)
-                references = {part.campaign_id or part.message_id for part in items}
-            else:
-                total = Decimal(0)
-                references = set()
-                for part in items:
-                    price = part.quoted
-                    if price is None:
-                        raise NoPrice(part.country)
-                    if total + price > balance:
-                        unsent.append(part)
-                        continue
-                    total += price
-                    part.price = price
-                    references.add(part.campaign_id or part.message_id)
-                    send.append(part)
+            total = Decimal(0)
+            references = set()
+            for part in items:
+                price = part.quoted
+                if price is None:
+                    raise NoPrice(part.country)
+                if total + price > balance:
+                    unsent.append(part)
+                    continue
+                total += price
+                part.price = price
+                references.add(part.campaign_id or part.message_id)
+                send.append(part)
             if total > 0:
                 reference = next(iter(references)) if len(references) == 1 else None
                 accounts.add_transaction(account_id, "Charge", -total, now, reference, balance)
