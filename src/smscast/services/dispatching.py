@@ -355,16 +355,25 @@ def outbound(part: ClaimedPart) -> OutboundPart:
     validity = None
     if part.expires_at is not None:
         validity = max(1, int((part.expires_at - part.created_at).total_seconds() // 60))
+    # The id's last byte: message ids are time-ordered UUIDs, whose first bytes change once a year.
+    tail = part.message_id[-2:]
+    ref = _REFS.get(tail)
+    if ref is None:
+        ref = int(tail, 16)
+    # Positional (the fields' order): keywords made this call a third slower, once per part handed over.
     return OutboundPart(
-        sms_id=part.sms_id,
-        to=part.to,
-        sender=part.sender,
-        data_coding=data_coding,
-        payload=payloads[index],
-        part=part.part,
-        parts=part.parts,
-        # The id's last byte: message ids are time-ordered UUIDs, whose first bytes change once a year.
-        ref=int(part.message_id[-2:], 16),
-        flash=part.flash,
-        validity_minutes=validity,
+        part.sms_id,
+        part.to,
+        part.sender,
+        data_coding,
+        payloads[index],
+        part.part,
+        part.parts,
+        ref,
+        part.flash,
+        validity,
     )
+
+
+# Two hex digits → their value (``int(digits, 16)``, looked up instead of parsed per part).
+_REFS = {f"{n:02x}": n for n in range(256)}
