@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from smscast.db.database import Database
-from smscast.db.schema import metadata
+from smscast.db.migrate import downgrade, upgrade
+from smscast.db.schema import messages, metadata
 
 
 def test_migrated_schema_matches_metadata(database_url: str) -> None:
@@ -15,5 +19,58 @@ def test_migrated_schema_matches_metadata(database_url: str) -> None:
         with db.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
         assert diff == []
+    finally:
+        db.dispose()
+
+
+def test_0005_turns_claimed_parts_into_leased_queued_ones(isolated_database_url: str) -> None:
+    """Before 0005 a claimed part was ``Sending``; after it, a claimed part is ``Queued`` under its lease
+    (docs/adr/0007). The upgrade keeps the lease, so the part is due again when it ends; the downgrade gives
+    the old code its ``Sending`` back."""
+    db = Database(isolated_database_url)
+    lease = datetime(2030, 1, 1, tzinfo=UTC)
+    row = {
+        "message_id": "m",
+        "account_id": "a",
+        "application_id": "p",
+        "part": 1,
+        "parts": 1,
+        "to": "+306948510000",
+        "sender": "ACME",
+        "country": "GR",
+        "flash": False,
+        "status_date": lease,
+        "not_before": lease,
+        "created_at": lease,
+    }
+    try:
+        downgrade(db, "0004")
+        with db.engine.begin() as conn:
+            conn.execute(
+                messages.insert(),
+                [
+                    {**row, "sms_id": "claimed", "status": "Sending", "lease_until": lease},
+                    {**row, "sms_id": "waiting", "status": "Queued", "lease_until": None},
+                ],
+            )
+        upgrade(db)
+        with db.engine.connect() as conn:
+            after = {
+                sms_id: (status, lease_until)
+                for sms_id, status, lease_until in conn.execute(
+                    sa.select(messages.c.sms_id, messages.c.status, messages.c.lease_until)
+                )
+            }
+            if db.engine.dialect.name == "postgresql":
+                options = conn.exec_driver_sql(
+                    "SELECT reloptions FROM pg_class WHERE relname = 'messages'"
+                ).scalar_one()
+                assert options == ["fillfactor=50"]
+        assert after == {"claimed": ("Queued", lease), "waiting": ("Queued", None)}
+        downgrade(db, "0004")
+        with db.engine.connect() as conn:
+            statuses = dict(conn.execute(sa.select(messages.c.sms_id, messages.c.status)).all())
+        assert statuses == {"claimed": "Sending", "waiting": "Queued"}
+        upgrade(db)
     finally:
         db.dispose()
