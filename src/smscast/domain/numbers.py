@@ -211,10 +211,11 @@ def validate_regions(values: Sequence[object], field: str = "to") -> list[str]:
     """``[n.region for n in validate_numbers(values, field)]``, the same checks and the same error, without
     a ``PhoneNumber`` per value (a bulk list's numbers are strings: their regions are all the caller needs).
 
-    Cost: ~0.3 µs per value already seen (memoised); a new value costs its shape check and its own two or
-    three pattern matches, the values being grouped by calling code first so that everything that depends
-    only on the country (region, metadata, compiled patterns) is looked up once per code
-    (``number_rules.checker``); values after the first malformed one are not looked at.
+    Cost: ~0.06 µs per value already seen (memoised, looked up before anything else); a new value costs
+    its shape check and its own two or three pattern matches, the values being grouped by calling code
+    first so that everything that depends only on the country (region, metadata, compiled patterns) is
+    looked up once per code (``number_rules.checker``); values after the first malformed one are not looked
+    at.
     """
     if isinstance(values, str | bytes | bytearray):
         raise validation_error(field, "Expected a list of phone numbers")
@@ -227,16 +228,17 @@ def validate_regions(values: Sequence[object], field: str = "to") -> list[str]:
     shape = _E164_SHAPE.fullmatch
     leading = _CODE_BY_LEADING_DIGITS.get
     for i, value in enumerate(values):
-        if not isinstance(value, str) or shape(value) is None:
-            first_bad = i
-            break  # nothing after it can be reported; only unseen values before it still need checking
-        hit = cached(value)
+        # Memoised values come first: only a value that passed the shape check was ever remembered.
+        hit = cached(value) if type(value) is str else None
         if hit is not None:
             if hit is _INVALID:
                 first_bad = i
                 break
             out[i] = hit
             continue
+        if not isinstance(value, str) or shape(value) is None:
+            first_bad = i
+            break  # nothing after it can be reported; only unseen values before it still need checking
         found = leading(value[1:4])
         if found is None or len(value) <= 1 + found[1]:
             _remember(value, _INVALID)
