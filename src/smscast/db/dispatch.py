@@ -8,9 +8,9 @@ leased by a claim that committed meanwhile fails the lease condition on its re-c
 writer keeps dispatchers apart. A part whose lease runs out before its result is recorded is simply due
 again; its ``price`` stays set, so it is never charged twice.
 
-The statements run per part (record, price, receipts) go to the driver's ``executemany`` as plain tuples:
-at thousands of parts per second, SQLAlchemy's per-row parameter processing was most of their cost (see
-``driver``).
+The per-part writes (lease, record, receipts) are hand-written statements (``dispatch_sql``), one per
+outcome with the parts as one JSON parameter: at thousands of parts per second, SQLAlchemy's per-row
+parameter processing was most of their cost (see ``driver``).
 """
 
 from __future__ import annotations
@@ -119,15 +119,15 @@ class DispatchRepository:
         if not self._postgres:
             rows = self._claim_sqlite(at(now), limit, at(lease_until), tariff)
         else:
-            # Just after a campaign's parts were written the statistics say few are queued, and the planner
-            # reads every queued part (bitmap scan), sorts them and keeps n: 22 ms for 500 of 20,000 where
-            # walking ix_messages_dispatch in order takes 5 ms. For this transaction only.
             money = binder(dialect, "messages", "price")
             fallback = tariff.get(FALLBACK_ISO)
             # psycopg's own cursor, in this transaction: the rows as plain tuples (a SQLAlchemy Row per
             # part cost ~0.5 µs of serve's CPU).
             driver: Any = self.conn.connection.driver_connection
             with driver.cursor() as cursor:
+                # Just after a campaign's parts were written the statistics say few are queued, and the
+                # planner reads every queued part (bitmap scan), sorts them and keeps n: 22 ms for 500 of
+                # 20,000 where walking ix_messages_dispatch in order takes 5 ms. For this transaction only.
                 cursor.execute("SET LOCAL enable_bitmapscan = off")
                 cursor.execute(
                     POSTGRES_CLAIM,

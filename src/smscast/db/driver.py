@@ -1,9 +1,8 @@
-"""Statements handed to the DB-API driver as they are, for the per-part writes of the message queue
-(``dispatch``) and the receipt inbox (``receipts``).
-
-They go to the driver's ``executemany`` as plain tuples: at thousands of parts per second, SQLAlchemy's
-per-row parameter processing was most of their cost. PostgreSQL gets one statement per batch over arrays
-(``unnest``) instead: executemany would be one statement per row on the server.
+"""What statements handed to the DB-API driver as they are need: the per-part writes of the message queue
+(``dispatch``: one statement per outcome, the parts as one JSON parameter) and of the receipt inbox
+(``receipts``: ``executemany`` of plain tuples on SQLite, one statement over arrays on PostgreSQL), and
+lists of values bound as one JSON parameter (``listed``). At thousands of parts per second, SQLAlchemy's
+per-row parameter processing was most of their cost.
 """
 
 from __future__ import annotations
@@ -38,8 +37,8 @@ def driver_sql(dialect: Dialect, sql: str) -> str:
 
 
 def is_postgres(dialect: Dialect) -> bool:
-    # PostgreSQL gets one statement per batch over arrays (unnest): executemany would be one statement
-    # per row on the server.
+    # PostgreSQL gets one statement per batch (over JSON or arrays): executemany would be one statement per
+    # row on the server.
     return dialect.name == "postgresql"
 
 

@@ -15,9 +15,8 @@ call per such contact); on PostgreSQL those members are left out and ``without_c
 the caller to place and write with the same ids.
 
 ``DirectPartInserter`` does the same for a list of numbers (the campaign's ``to`` and ``contacts``, already
-validated and de-duplicated by the caller), all of one country: the numbers are one parameter (a JSON
-list read with ``json_each`` on SQLite, an array ``unnest``ed on PostgreSQL) and the number at index ``i``
-is numbered ``i + 1``.
+validated and de-duplicated by the caller), all of one country: the numbers are one JSON parameter
+(``driver.listed``) and the number at index ``i`` is numbered ``i + 1``.
 """
 
 from __future__ import annotations
@@ -279,6 +278,6 @@ class GroupPartInserter(_PartInserter):
         return where
 
     def _excluded_numbers(self) -> sa.Select[tuple[str]]:
-        """The excluded numbers as a one-column SELECT bound as one parameter (an array or JSON list)."""
+        """The excluded numbers as a one-column SELECT bound as one JSON parameter (``driver.listed``)."""
         table, _ = listed(self._dialect, self._excluded)
         return sa.select(table.c.value)

@@ -16,7 +16,8 @@ from smscast.services.paging import Page
 STATUS_VALUES = frozenset(s.value for s in MessageStatus)
 
 
-def _stored_statuses(status: str) -> tuple[str, ...]:
+def _status_filter(status: str) -> tuple[str, ...]:
+    """The statuses a ``status`` filter selects: itself (every status is stored as clients see it)."""
     if status not in STATUS_VALUES:
         raise validation_error("status", f"one of {', '.join(sorted(STATUS_VALUES))}")
     return (status,)
@@ -52,7 +53,7 @@ class TrackingService:
             query = TrackingQuery(
                 principal.account_id,
                 campaign_id=tracking_id,
-                statuses=_stored_statuses(status) if status else (),
+                statuses=_status_filter(status) if status else (),
                 sort=sort,
                 descending=descending,
             )
@@ -79,7 +80,7 @@ class TrackingService:
             if field not in SEARCHABLE:
                 raise validation_error("fieldName", f"one of {', '.join(SEARCHABLE)}")
             if field == "status":
-                statuses = _stored_statuses(term)
+                statuses = _status_filter(term)
             else:
                 plain.append((field, term))
         query = TrackingQuery(
