@@ -36,7 +36,7 @@ from smscast.db.dispatch_sql import (
     SQLITE_PICK,
     SQLITE_RECORD,
 )
-from smscast.db.driver import binder, is_postgres
+from smscast.db.driver import binder, driver_cursor, is_postgres
 from smscast.db.schema import campaigns, messages
 from smscast.db.types import MICROS
 from smscast.domain.pricing import FALLBACK_ISO
@@ -123,8 +123,7 @@ class DispatchRepository:
             fallback = tariff.get(FALLBACK_ISO)
             # psycopg's own cursor, in this transaction: the rows as plain tuples (a SQLAlchemy Row per
             # part cost ~0.5 µs of serve's CPU).
-            driver: Any = self.conn.connection.driver_connection
-            with driver.cursor() as cursor:
+            with driver_cursor(self.conn) as cursor:
                 # Just after a campaign's parts were written the statistics say few are queued, and the
                 # planner reads every queued part (bitmap scan), sorts them and keeps n: 22 ms for 500 of
                 # 20,000 where walking ix_messages_dispatch in order takes 5 ms. For this transaction only.

@@ -2,19 +2,21 @@
 (``dispatch``: one statement per outcome, the parts as one JSON parameter) and of the receipt inbox
 (``receipts``: ``executemany`` of plain tuples on SQLite, one statement over arrays on PostgreSQL), and
 lists of values bound as one JSON parameter (``listed``). At thousands of parts per second, SQLAlchemy's
-per-row parameter processing was most of their cost.
+per-row parameter processing was most of their cost. Where even a statement through SQLAlchemy costs too
+much (the claim's rows, COPY), ``driver_cursor`` is the driver's own cursor with SQLAlchemy's error handling.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 
 from smscast.db.schema import messages, receipt_inbox
 
@@ -58,3 +60,28 @@ def listed(dialect: Dialect, values: Sequence[str]) -> tuple[sa.TableValuedAlias
         return table, table.c.rn
     table = sa.func.json_each(text).table_valued("key", "value")
     return table, table.c.key + 1
+
+
+@contextlib.contextmanager
+def driver_cursor(conn: Connection) -> Iterator[Any]:
+    """The DB-API driver's own cursor, in ``conn``'s transaction. Its errors leave the way SQLAlchemy's own
+    statements' do: the driver's error wrapped in a ``DBAPIError``, the connection invalidated when the
+    error says it is gone. Everything above the db layer (the engine's fault log, the API's error answers)
+    recognises the database's conditions (disk full, read-only, down) only in that form: a bare
+    ``psycopg.errors.DiskFull`` from the claim was logged as a bug, with its traceback, on every retry."""
+    fairy = conn.connection
+    dialect = conn.dialect
+    dbapi_error: Any = dialect.loaded_dbapi.Error
+    cursor = fairy.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        yield cursor
+    except dbapi_error as exc:
+        gone = dialect.is_disconnect(exc, fairy.dbapi_connection, cursor)
+        if gone and not conn.invalidated:
+            conn.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(
+            None, None, exc, dbapi_error, connection_invalidated=gone, dialect=dialect
+        ) from exc
+    finally:
+        with contextlib.suppress(Exception):  # a cursor of a connection that is gone
+            cursor.close()

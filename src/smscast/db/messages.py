@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
+from smscast.db.driver import driver_cursor
 from smscast.db.schema import campaigns, messages
 
 #: A part's text: its own ``body``, or (NULL: a campaign whose body is not personalised) the campaign's
@@ -176,8 +177,7 @@ class CampaignPartWriter:
             f"{_copy_text(body)}\t{_copy_text(groups)}\t{suffix}"
             for sms_id, message_id, part, parts, to, country, body, groups in rows
         )
-        driver: Any = conn.connection.driver_connection  # psycopg.Connection, in this transaction
-        with driver.cursor() as cursor:
+        with driver_cursor(conn) as cursor:  # psycopg's, in this transaction
             # The expansion commits each batch with its checkpoint: a batch lost to a server crash is
             # written again on resume, so its commit need not wait for the WAL flush.
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
