@@ -60,6 +60,8 @@ class E2eRun:
     handed_over: float  # every part submitted and its result recorded
     server_cpu: float  # CPU seconds smscast serve and its carrier process used during the run
     main_cpu: float  # of which smscast serve itself (API, database, engine)
+    database_cpu: float  # PostgreSQL's backends serving the run (0 on SQLite: it is in serve's process)
+    simulator_cpu: float  # the node-smpp simulator
 
     def rate(self, n: int) -> float:
         return n / self.seconds
@@ -71,8 +73,30 @@ def numbers(n: int, run: int) -> list[str]:
     return [f"+30{prefix}{offset + i:07d}" for i in range(n)]
 
 
+def backend_cpu(db: sa.Engine) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend of the scratch database (none on SQLite)."""
+    if db.dialect.name != "postgresql":
+        return {}
+    with db.connect() as conn:
+        pids = conn.execute(
+            sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).scalars()
+        return {pid: cpu_seconds(pid, children=False) for pid in pids}
+
+
+def backend_cpu_since(db: sa.Engine, before: dict[int, float]) -> float:
+    """CPU seconds the scratch database's backends used since ``before`` (new backends count whole)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in backend_cpu(db).items())
+
+
 def run_e2e(
-    http: httpx.Client, auth: dict[str, str], db: sa.Engine, n: int, run: int, server_pid: int
+    http: httpx.Client,
+    auth: dict[str, str],
+    db: sa.Engine,
+    n: int,
+    run: int,
+    server_pid: int,
+    simulator_pid: int,
 ) -> E2eRun:
     payload = {
         "body": "Your autumn offer is waiting at ACME. Reply STOP to opt out.",
@@ -92,6 +116,8 @@ def run_e2e(
     state = sa.text("SELECT state FROM campaigns WHERE tracking_id = :c")
     cpu_before = cpu_seconds(server_pid)
     main_before = cpu_seconds(server_pid, children=False)
+    backends_before = backend_cpu(db)
+    simulator_before = cpu_seconds(simulator_pid, children=False)
     started = time.perf_counter()
     response = http.post("/sms/campaign", json=payload, headers=auth)
     response.raise_for_status()
@@ -113,10 +139,14 @@ def run_e2e(
                 seconds = time.perf_counter() - started
                 cpu = cpu_seconds(server_pid) - cpu_before
                 main = cpu_seconds(server_pid, children=False) - main_before
+                simulator = cpu_seconds(simulator_pid, children=False) - simulator_before
+                database = backend_cpu_since(db, backends_before)
                 done = conn.execute(delivered, {"c": tracking_id}).scalar_one()
                 if done != n:
                     raise RuntimeError(f"campaign {tracking_id}: {done} of {n} parts Delivered")
-                return E2eRun(seconds, to_running, answered, handed_over or seconds, cpu, main)
+                return E2eRun(
+                    seconds, to_running, answered, handed_over or seconds, cpu, main, database, simulator
+                )
             conn.rollback()
             if time.perf_counter() > deadline:
                 raise TimeoutError(f"campaign {tracking_id} not delivered within {deadline - started:.0f} s")
@@ -136,6 +166,7 @@ def bench_database(
         creds = create_account(env)
         raw_rates: list[float] = []  # until every receipt arrived (the same work as the campaign)
         raw_ack_rates: list[float] = []  # until the last submit_sm_resp
+        raw_simulator_cpu: list[float] = []  # the simulator's CPU seconds serving the raw client
         e2e_runs: list[E2eRun] = []
         db = sa.create_engine(env["SMSCAST_DATABASE_URL"].replace("postgresql://", "postgresql+psycopg://"))
         with (
@@ -144,16 +175,20 @@ def bench_database(
         ):
             auth = {"Authorization": f"Bearer {token(http, creds)}"}
             pid = server.process.pid
-            run_e2e(http, auth, db, 500, runs + 1, pid)  # warm-up: imports, phonenumbers metadata, pools
+            run_e2e(
+                http, auth, db, 500, runs + 1, pid, sim.process.pid
+            )  # warm-up: imports, phonenumbers metadata, pools
             for run in range(runs):
+                simulator_before = cpu_seconds(sim.process.pid, children=False)
                 raw = asyncio.run(
                     run_raw(sim.host, sim.port, sim.system_id, sim.password, n, window, True, drain_s=30)
                 )
+                raw_simulator_cpu.append(cpu_seconds(sim.process.pid, children=False) - simulator_before)
                 if raw.rate_with_receipts is None:
                     raise RuntimeError(f"the raw client got {raw.receipts} of {n} receipts")
                 raw_rates.append(raw.rate_with_receipts)
                 raw_ack_rates.append(raw.rate)
-                e2e_runs.append(run_e2e(http, auth, db, n, run, pid))
+                e2e_runs.append(run_e2e(http, auth, db, n, run, pid, sim.process.pid))
         db.dispose()
     raw_rate = statistics.median(raw_rates)
     raw_ack_rate = statistics.median(raw_ack_rates)
@@ -163,6 +198,8 @@ def bench_database(
     handed_over = statistics.median(r.handed_over for r in e2e_runs)
     cpu_us = statistics.median(r.server_cpu for r in e2e_runs) / n * 1e6
     main_us = statistics.median(r.main_cpu for r in e2e_runs) / n * 1e6
+    database_us = statistics.median(r.database_cpu for r in e2e_runs) / n * 1e6
+    simulator_us = statistics.median(r.simulator_cpu for r in e2e_runs) / n * 1e6
 
     def listed(rates: list[float]) -> str:
         return ", ".join(f"{r:,.0f}" for r in rates)
@@ -177,6 +214,14 @@ def bench_database(
         f"   (POST answered {answered:.2f} s, Running {to_running:.2f} s, all submitted {handed_over:.2f} s;"
         f" server CPU {cpu_us:.0f} µs/msg, {main_us:.0f} of them outside the carrier process)"
     )
+    total_us = cpu_us + database_us + simulator_us
+    raw_simulator_us = statistics.median(raw_simulator_cpu) / n * 1e6
+    print(
+        f"  CPU per message    : smscast serve {main_us:.0f} µs + carrier process {cpu_us - main_us:.0f}"
+        f" + database backends {database_us:.0f} + simulator {simulator_us:.0f}"
+        f" = {total_us:.0f} µs (on 2 cores: {2e6 / total_us:,.0f} msg/s at most)"
+    )
+    print(f"  simulator CPU for the raw client: {raw_simulator_us:.0f} µs per message")
     ratio = e2e_rate / raw_rate
     print(f"  ratio e2e / raw    : {ratio:.2f}  (target ≥ 0.5: {'met' if ratio >= 0.5 else 'MISSED'})")
     print(f"  e2e / raw acks only: {e2e_rate / raw_ack_rate:.2f}")
@@ -191,6 +236,9 @@ def bench_database(
         "handed_over_s": handed_over,
         "cpu_us": cpu_us,
         "main_cpu_us": main_us,
+        "database_cpu_us": database_us,
+        "simulator_cpu_us": simulator_us,
+        "raw_simulator_cpu_us": raw_simulator_us,
     }
 
 

@@ -71,11 +71,12 @@ SQLITE_RECORD = (
     " submitted_at = ?, delivered_at = ?, lease_until = NULL FROM json_each(?) AS v"
     f" WHERE messages.sms_id = v.key AND +messages.status = '{_QUEUED}'"
 )
-# PostgreSQL's `record_sent`, the same as SQLite's with its parameter style and JSON function.
+# PostgreSQL's `record_sent`, the same as SQLite's with its parameter style and JSON function, and
+# ``m.status || ''`` for SQLite's ``+status``: the parts by their key (`DispatchRepository._parts_by_key`).
 POSTGRES_RECORD = (
     "UPDATE messages AS m SET status = %s, detailed_status = %s, carrier_message_id = v.value,"
     " status_date = %s, submitted_at = %s, delivered_at = %s, lease_until = NULL"
-    f" FROM json_each_text(%s::json) AS v WHERE m.sms_id = v.key AND m.status = '{_QUEUED}'"
+    f" FROM json_each_text(%s::json) AS v WHERE m.sms_id = v.key AND m.status || '' = '{_QUEUED}'"
 )
 # `apply_statuses`: status, detailed status, ``status_date``, ``delivered_at``, the sms_ids as a JSON array.
 SQLITE_APPLY = (
