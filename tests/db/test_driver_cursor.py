@@ -69,3 +69,17 @@ def test_a_connection_lost_on_the_driver_cursor_is_not_used_again(
     for _ in range(5):  # whichever pooled connection comes next, it is a live one
         with db.write() as conn:
             assert conn.exec_driver_sql("SELECT 1").scalar_one() == 1
+
+
+def test_a_read_only_session_on_the_driver_cursor_is_not_used_again(
+    isolated: tuple[Container, TestClient],
+) -> None:
+    """As the engine's ``handle_error`` hook does for SQLAlchemy's statements: a session that cannot write
+    (a standby after a failover) is dropped, not handed to the next writer."""
+    db = isolated[0].db
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL: a read-only session")
+    error = _error(db, "SET transaction_read_only = on; INSERT INTO accounts (id) VALUES ('x')")
+    fault = classify(error)
+    assert fault is not None and fault.fault is Fault.READ_ONLY
+    assert error.connection_invalidated

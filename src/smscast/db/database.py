@@ -144,13 +144,18 @@ def _ensure_sqlite_folder(url: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
+def session_is_stale(exc: BaseException) -> bool:
+    """Whether ``exc`` (the driver's) means this PostgreSQL session can never write again, though it is
+    still connected. A read-only session (a standby after a failover, default_transaction_read_only) stays
+    read-only for its life: it is treated like a lost connection, so the pool drops it and the connections
+    opened before it, and the next write gets a session of the server as it is now."""
+    return getattr(exc, "sqlstate", None) == "25006"
+
+
 def _install_postgres_hooks(engine: Engine) -> None:
     @sa.event.listens_for(engine, "handle_error")
     def _on_error(context: sa.engine.ExceptionContext) -> None:
-        # A read-only session (a standby after a failover, default_transaction_read_only) stays read-only
-        # for its life: treat it like a lost connection, so the pool drops it and the connections opened
-        # before it, and the next write gets a session of the server as it is now.
-        if getattr(context.original_exception, "sqlstate", None) == "25006":
+        if session_is_stale(context.original_exception):
             context.is_disconnect = True
 
 

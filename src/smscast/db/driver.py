@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Dialect
 
+from smscast.db.database import session_is_stale
 from smscast.db.schema import messages, receipt_inbox
 
 
@@ -66,8 +67,9 @@ def listed(dialect: Dialect, values: Sequence[str]) -> tuple[sa.TableValuedAlias
 def driver_cursor(conn: Connection) -> Iterator[Any]:
     """The DB-API driver's own cursor, in ``conn``'s transaction. Its errors leave the way SQLAlchemy's own
     statements' do: the driver's error wrapped in a ``DBAPIError``, the connection invalidated when the
-    error says it is gone. Everything above the db layer (the engine's fault log, the API's error answers)
-    recognises the database's conditions (disk full, read-only, down) only in that form: a bare
+    error says it is gone or, as the engine's ``handle_error`` hook decides, can never write again.
+    Everything above the db layer (the engine's fault log, the API's error answers) recognises the
+    database's conditions (disk full, read-only, down) only in that form: a bare
     ``psycopg.errors.DiskFull`` from the claim was logged as a bug, with its traceback, on every retry."""
     fairy = conn.connection
     dialect = conn.dialect
@@ -76,7 +78,7 @@ def driver_cursor(conn: Connection) -> Iterator[Any]:
     try:
         yield cursor
     except dbapi_error as exc:
-        gone = dialect.is_disconnect(exc, fairy.dbapi_connection, cursor)
+        gone = dialect.is_disconnect(exc, fairy.dbapi_connection, cursor) or session_is_stale(exc)
         if gone and not conn.invalidated:
             conn.invalidate(exc)
         raise sa.exc.DBAPIError.instance(
