@@ -331,7 +331,10 @@ class DispatchRepository:
             self.conn.execute(
                 sa.select(messages.c.sms_id)
                 .where(
-                    messages.c.status == MessageStatus.SENT.value, messages.c.submitted_at < submitted_before
+                    # Written out, not bound: PostgreSQL's ix_messages_dispatch holds open parts only, and a
+                    # plan made for any value (a prepared statement's generic plan) could not use it.
+                    messages.c.status == sa.bindparam("sent", MessageStatus.SENT.value, literal_execute=True),
+                    messages.c.submitted_at < submitted_before,
                 )
                 .limit(limit)
                 .with_for_update(skip_locked=True)
