@@ -29,8 +29,10 @@ from sqlalchemy.engine import Connection, Dialect
 
 from smscast.db.dispatch_sql import (
     POSTGRES_APPLY,
+    POSTGRES_BY_KEY,
     POSTGRES_CLAIM,
     POSTGRES_RECORD,
+    QUEUED,
     SQLITE_APPLY,
     SQLITE_LEASE,
     SQLITE_PICK,
@@ -70,7 +72,6 @@ class ClaimedPart:
     quoted: Decimal | None = None
 
 
-_QUEUED = MessageStatus.QUEUED.value
 # Literal SQL constants, not parameters: executemany() cannot expand an IN list per row.
 _NOT_FINAL = sa.and_(
     *(messages.c.status != sa.literal_column(f"'{value}'") for value in sorted(FINAL_VALUES))
@@ -248,7 +249,7 @@ class DispatchRepository:
         if sms_ids:
             self.conn.execute(
                 messages.update()
-                .where(messages.c.sms_id.in_(sms_ids), messages.c.status == _QUEUED)
+                .where(messages.c.sms_id.in_(sms_ids), messages.c.status == QUEUED)
                 .values(lease_until=lease_until)
             )
 
@@ -258,7 +259,7 @@ class DispatchRepository:
         if items:
             self.conn.execute(
                 messages.update()
-                .where(messages.c.sms_id == sa.bindparam("p_sms_id"), messages.c.status == _QUEUED)
+                .where(messages.c.sms_id == sa.bindparam("p_sms_id"), messages.c.status == QUEUED)
                 .values(
                     not_before=sa.bindparam("p_not_before"),
                     held=True,
@@ -279,7 +280,7 @@ class DispatchRepository:
         if items:
             self.conn.execute(
                 messages.update()
-                .where(messages.c.sms_id == sa.bindparam("p_sms_id"), messages.c.status == _QUEUED)
+                .where(messages.c.sms_id == sa.bindparam("p_sms_id"), messages.c.status == QUEUED)
                 .values(
                     status=sa.bindparam("p_status"),
                     detailed_status=sa.bindparam("p_detailed"),
@@ -298,7 +299,7 @@ class DispatchRepository:
         if sms_ids:
             self.conn.execute(
                 messages.update()
-                .where(messages.c.sms_id.in_(sms_ids), messages.c.status == _QUEUED)
+                .where(messages.c.sms_id.in_(sms_ids), messages.c.status == QUEUED)
                 .values(not_before=not_before, lease_until=None)
             )
 
@@ -380,13 +381,7 @@ class DispatchRepository:
         with hash joins off alone, it read them once per listed part, and on a table it thinks small it
         reads the whole table once per listed part. (SQLite's statements steer with ``+status``.)"""
         if self._postgres:
-            self.conn.exec_driver_sql(_BY_KEY)
-
-
-# `DispatchRepository._parts_by_key`: for the rest of the transaction, nested loops only, probing by index.
-_BY_KEY = "SELECT " + ", ".join(
-    f"set_config('enable_{plan}', 'off', true)" for plan in ("hashjoin", "mergejoin", "seqscan", "material")
-)
+            self.conn.exec_driver_sql(POSTGRES_BY_KEY)
 
 
 def _time_reader(dialect: Dialect) -> Callable[[Any], datetime]:

@@ -12,7 +12,7 @@ from smscast.domain.statuses import FINAL_VALUES, MessageStatus
 
 # A status that is not final, as literal SQL.
 NOT_FINAL_SQL = " AND ".join(f"status <> '{value}'" for value in sorted(FINAL_VALUES))
-_QUEUED = MessageStatus.QUEUED.value
+QUEUED = MessageStatus.QUEUED.value
 # A claimed part stays ``Queued``: what makes it its dispatcher's is ``lease_until`` in the future. Only
 # ``lease_until``, ``attempts`` and ``price`` change, which no index covers, so on PostgreSQL the claim is a
 # HOT update (no index entries; half the cost of a status change: `bench/bench_pg_row_writes.py`), and a
@@ -32,7 +32,7 @@ POSTGRES_CLAIMED = ", ".join(f'm."{name}"' for name in CLAIMED)
 # RETURNING, SQLite 3.40 answers 1 for every row). ``body`` is NULL for a part that uses its campaign's text.
 POSTGRES_CLAIM = (
     "WITH picked AS MATERIALIZED (SELECT sms_id, price FROM messages"
-    f" WHERE status = '{_QUEUED}' AND not_before <= %s AND {NOT_LEASED_SQL.format(now='%s')}"
+    f" WHERE status = '{QUEUED}' AND not_before <= %s AND {NOT_LEASED_SQL.format(now='%s')}"
     " ORDER BY not_before LIMIT %s FOR UPDATE SKIP LOCKED)"
     " UPDATE messages AS m SET lease_until = %s, attempts = m.attempts + 1,"
     " price = coalesce(m.price, (%s::jsonb ->> m.country)::bigint, %s::bigint)"
@@ -51,14 +51,14 @@ SQLITE_PICK = (
     "SELECT json_group_array(json_array("
     + ", ".join(f'"{name}"' for name in CLAIMED)
     + ", price, attempts + 1, CASE WHEN callback IS NOT NULL THEN 1 END))"
-    f" FROM (SELECT * FROM messages WHERE status = '{_QUEUED}' AND not_before <= ?"
+    f" FROM (SELECT * FROM messages WHERE status = '{QUEUED}' AND not_before <= ?"
     f" AND {NOT_LEASED_SQL.format(now='?')} ORDER BY not_before LIMIT ?)"
 )
 SQLITE_LEASE = (
     "UPDATE messages SET lease_until = ?, attempts = attempts + 1,"
     " price = coalesce(price, json_extract(?, '$.\"' || country || '\"'))"
     # ``+status``: not through ix_messages_dispatch (the planner's choice, reading every queued part).
-    f" WHERE sms_id IN (SELECT value FROM json_each(?)) AND +status = '{_QUEUED}'"
+    f" WHERE sms_id IN (SELECT value FROM json_each(?)) AND +status = '{QUEUED}'"
 )
 
 
@@ -69,14 +69,18 @@ SQLITE_LEASE = (
 SQLITE_RECORD = (
     "UPDATE messages SET status = ?, detailed_status = ?, carrier_message_id = v.value, status_date = ?,"
     " submitted_at = ?, delivered_at = ?, lease_until = NULL FROM json_each(?) AS v"
-    f" WHERE messages.sms_id = v.key AND +messages.status = '{_QUEUED}'"
+    f" WHERE messages.sms_id = v.key AND +messages.status = '{QUEUED}'"
 )
 # PostgreSQL's `record_sent`, the same as SQLite's with its parameter style and JSON function, and
 # ``m.status || ''`` for SQLite's ``+status``: the parts by their key (`DispatchRepository._parts_by_key`).
 POSTGRES_RECORD = (
     "UPDATE messages AS m SET status = %s, detailed_status = %s, carrier_message_id = v.value,"
     " status_date = %s, submitted_at = %s, delivered_at = %s, lease_until = NULL"
-    f" FROM json_each_text(%s::json) AS v WHERE m.sms_id = v.key AND m.status || '' = '{_QUEUED}'"
+    f" FROM json_each_text(%s::json) AS v WHERE m.sms_id = v.key AND m.status || '' = '{QUEUED}'"
+)
+# `DispatchRepository._parts_by_key`: for the rest of the transaction, nested loops only, probing by index.
+POSTGRES_BY_KEY = "SELECT " + ", ".join(
+    f"set_config('enable_{plan}', 'off', true)" for plan in ("hashjoin", "mergejoin", "seqscan", "material")
 )
 # `apply_statuses`: status, detailed status, ``status_date``, ``delivered_at``, the sms_ids as a JSON array.
 SQLITE_APPLY = (

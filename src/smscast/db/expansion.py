@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
 from smscast.db.contacts import ALL_GROUP_ID, NOT_LISTED_GROUP_ID
-from smscast.db.driver import listed
+from smscast.db.driver import is_postgres, listed
 from smscast.db.schema import blacklist, contacts, group_members, messages
 from smscast.domain.numbers import region_of
 
@@ -56,7 +56,7 @@ class _PartInserter:
         shared: Mapping[str, Any],
     ) -> None:
         self._dialect = dialect
-        self._postgres = dialect.name == "postgresql"
+        self._postgres = is_postgres(dialect)
         self._account_id = account_id
         self._service = service
         self.parts = parts
