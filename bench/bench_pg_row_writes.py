@@ -6,7 +6,8 @@ attempts, price) and the record's update (``Sent`` or the receipt's status, carr
 changes indexed columns (``status``, ``carrier_message_id``), so it is a new row version with an entry in
 every index; the claim changes none, and with room on the page (fillfactor 50) it is a HOT update. This
 benchmark measures, in a scratch database with the real ``messages`` table (``smscast.db.schema``) and
-20,000 rows, the backend's CPU time per row (from /proc, the backend's own process) for:
+20,000 rows, the backend's CPU time per row (from /proc, the backend's own process) of the insert (one
+statement), the claim and the record, for:
 
 - ``as is``: the claim's and the record's updates as the engine runs them (500 rows per transaction);
   ``ix_messages_dispatch`` holds open parts only (migration 0006), so a part that becomes ``Delivered``
@@ -52,7 +53,8 @@ RECORD = (
 )
 
 
-def _create(url: str, variant: str) -> None:
+def _create(url: str, variant: str) -> float:
+    """The table of ``variant`` with ROWS queued parts; returns the insert's backend CPU per row (µs)."""
     engine = sa.create_engine(url)
     messages.create(engine)
     engine.dispose()
@@ -65,6 +67,7 @@ def _create(url: str, variant: str) -> None:
         if variant == 'COLLATE "C"':
             for column in IDS:
                 conn.execute(f'ALTER TABLE messages ALTER COLUMN {column} TYPE varchar(64) COLLATE "C"')
+        before = _backend_cpu(conn)
         conn.execute(
             "INSERT INTO messages (sms_id, message_id, account_id, application_id, campaign_id, part, parts,"
             ' "to", sender, country, flash, quiet_hours, held, status, status_date, not_before, attempts,'
@@ -73,8 +76,10 @@ def _create(url: str, variant: str) -> None:
             " FROM (SELECT gen_random_uuid()::text AS id, i FROM generate_series(1, %s) AS i) AS s",
             (ROWS,),
         )
+        insert = (_backend_cpu(conn) - before) / ROWS * 1e6
         conn.execute("VACUUM ANALYZE messages")
         conn.execute("CHECKPOINT")
+    return insert
 
 
 def _libpq(url: str) -> str:
@@ -95,7 +100,7 @@ def _per_row(conn: psycopg.Connection, ids: list[str], write: Callable[[list[str
 
 
 def measure(url: str, variant: str) -> dict[str, float]:
-    _create(url, variant)
+    insert = _create(url, variant)
     with psycopg.connect(_libpq(url), autocommit=True, prepare_threshold=None) as conn:
         ids = [row[0] for row in conn.execute("SELECT sms_id FROM messages")]
         statement = OLD_CLAIM if variant == "before 0005" else CLAIM
@@ -103,7 +108,7 @@ def measure(url: str, variant: str) -> dict[str, float]:
         record = _per_row(
             conn, ids, lambda chunk: conn.execute(RECORD, (chunk, [f"c-{uuid.uuid4().hex}" for _ in chunk]))
         )
-        return {"claim": claim, "record": record}
+        return {"insert": insert, "claim": claim, "record": record}
 
 
 def main() -> None:
