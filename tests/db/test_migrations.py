@@ -74,3 +74,37 @@ def test_0005_turns_claimed_parts_into_leased_queued_ones(isolated_database_url:
         upgrade(db)
     finally:
         db.dispose()
+
+
+def test_0006_keeps_only_open_parts_in_the_dispatch_index_on_postgresql(isolated_database_url: str) -> None:
+    """PostgreSQL's ix_messages_dispatch holds Queued and Sent parts only; the downgrade restores the index
+    over every part. (Not on SQLite: its planner cannot use such an index for the claim.)"""
+    db = Database(isolated_database_url)
+
+    def definition() -> str:
+        with db.engine.connect() as conn:
+            return str(
+                conn.exec_driver_sql(
+                    "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_messages_dispatch'"
+                ).scalar_one()
+            )
+
+    try:
+        if db.engine.dialect.name != "postgresql":
+            with db.engine.connect() as conn:
+                sql = conn.exec_driver_sql(
+                    "SELECT sql FROM sqlite_master WHERE name = 'ix_messages_dispatch'"
+                ).scalar_one()
+            assert "WHERE" not in sql.upper()
+            return
+        upgrade(db)
+        assert definition().endswith(
+            "(status, not_before) WHERE ((status)::text = ANY ((ARRAY['Queued'::character varying,"
+            " 'Sent'::character varying])::text[]))"
+        ), definition()
+        downgrade(db, "0005")
+        assert definition().endswith("USING btree (status, not_before)")
+        upgrade(db)
+        assert "WHERE" in definition()
+    finally:
+        db.dispose()
