@@ -17,8 +17,7 @@ router = APIRouter(tags=["tracking"])
 
 
 def tracking_json(part: TrackedPart) -> dict[str, Any]:
-    status = part.status
-    detailed = part.detailed_status or ("Sent" if status == "Sent" else status)
+    detailed = part.detailed_status or part.status
     out: dict[str, Any] = {"smsId": part.sms_id, "messageId": part.message_id}
     if part.campaign_id is not None:
         out["campaignTrackingId"] = part.campaign_id
@@ -48,7 +47,7 @@ def tracking_json(part: TrackedPart) -> dict[str, Any]:
         out["latency"] = round((part.delivered_at - part.submitted_at).total_seconds(), 3)
     out["direction"] = "Outbound"
     out["status"] = {
-        "status": status,
+        "status": part.status,
         "date": format_timestamp(part.status_date),
         "reason": {"detailedStatus": detailed, "description": DETAILED_DESCRIPTIONS.get(detailed, detailed)},
     }
