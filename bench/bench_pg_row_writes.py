@@ -10,12 +10,14 @@ benchmark measures, in a scratch database with the real ``messages`` table (``sm
 statement), the claim and the record, for:
 
 - ``as is``: the claim's and the record's updates as the engine runs them (500 rows per transaction);
-  ``ix_messages_dispatch`` holds open parts only (migration 0006), so a part that becomes ``Delivered``
-  gets no entry in it;
-- ``before 0006``: ``ix_messages_dispatch`` on every part, final ones included;
+  ids are ``uuid`` columns (migration 0007), ``ix_messages_dispatch`` holds open parts only (migration
+  0006), so a part that becomes ``Delivered`` gets no entry in it;
+- ``before 0007``: ids are ``varchar(36)``;
+- ``before 0006``: besides, ``ix_messages_dispatch`` on every part, final ones included;
 - ``before 0005``: besides, the claim as it was before migration 0005 (status ``Sending``, fillfactor 100):
-  a new version with six index entries;
-- ``COLLATE "C"`` on the id columns (the database's collation is C.UTF-8 here).
+  a new version with six index entries.
+
+Ids are the expansion's: one time-ordered prefix and a counter (``db.expansion``).
 
     .venv/bin/python bench/bench_pg_row_writes.py [--rounds 3]
 """
@@ -39,17 +41,20 @@ from smscast.db.schema import messages
 
 ROWS = 20_000
 BATCH = 500
-IDS = ("sms_id", "message_id", "account_id", "application_id", "campaign_id", "carrier_message_id")
+IDS = ("sms_id", "message_id", "account_id", "application_id", "campaign_id")
+VARIANTS = ("as is", "before 0007", "before 0006", "before 0005")
+PREFIX = "0193f0a4-0000-7000-8000-0000"  # + 8 hex digits of a counter, as the expansion makes them
 
+# ``{id}``: the id columns' type, ``uuid`` or ``varchar``.
 CLAIM = (
     "UPDATE messages SET lease_until = now() + interval '2 minutes',"
-    " attempts = attempts + 1, price = coalesce(price, 20000) WHERE sms_id = ANY(%s)"
+    " attempts = attempts + 1, price = coalesce(price, 20000) WHERE sms_id = ANY(%s::{id}[])"
 )
 OLD_CLAIM = CLAIM.replace("SET lease_until", "SET status = 'Sending', lease_until")
 RECORD = (
     "UPDATE messages AS m SET status = 'Delivered', detailed_status = 'Delivered', carrier_message_id = v.c,"
     " status_date = now(), submitted_at = now(), delivered_at = now(), lease_until = NULL"
-    " FROM unnest(%s::varchar[], %s::varchar[]) AS v(s, c) WHERE m.sms_id = v.s"
+    " FROM unnest(%s::{id}[], %s::varchar[]) AS v(s, c) WHERE m.sms_id = v.s"
 )
 
 
@@ -64,22 +69,29 @@ def _create(url: str, variant: str) -> float:
         if variant in ("before 0005", "before 0006"):
             conn.execute("DROP INDEX ix_messages_dispatch")
             conn.execute("CREATE INDEX ix_messages_dispatch ON messages (status, not_before)")
-        if variant == 'COLLATE "C"':
-            for column in IDS:
-                conn.execute(f'ALTER TABLE messages ALTER COLUMN {column} TYPE varchar(64) COLLATE "C"')
+        if variant != "as is":
+            changes = ", ".join(f"ALTER COLUMN {column} TYPE varchar(36)" for column in IDS)
+            conn.execute(f"ALTER TABLE messages {changes}")
+        kind = _id_type(variant)
         before = _backend_cpu(conn)
         conn.execute(
             "INSERT INTO messages (sms_id, message_id, account_id, application_id, campaign_id, part, parts,"
             ' "to", sender, country, flash, quiet_hours, held, status, status_date, not_before, attempts,'
-            " created_at) SELECT id, id, 'account', 'application', 'campaign', 1, 1, '+3069' || i, 'ACME',"
-            " 'GR', false, false, false, 'Queued', now(), now(), 0, now()"
-            " FROM (SELECT gen_random_uuid()::text AS id, i FROM generate_series(1, %s) AS i) AS s",
+            f" created_at) SELECT id, id, '{PREFIX}0000000a'::{kind}, '{PREFIX}0000000b'::{kind},"
+            f" '{PREFIX}0000000c'::{kind}, 1, 1, '+3069' || i, 'ACME', 'GR', false, false, false, 'Queued',"
+            " now(), now(), 0, now()"
+            f" FROM (SELECT ('{PREFIX}' || lpad(to_hex(i), 8, '0'))::{kind} AS id, i"
+            " FROM generate_series(16, %s + 15) AS i) AS s",
             (ROWS,),
         )
         insert = (_backend_cpu(conn) - before) / ROWS * 1e6
         conn.execute("VACUUM ANALYZE messages")
         conn.execute("CHECKPOINT")
     return insert
+
+
+def _id_type(variant: str) -> str:
+    return "uuid" if variant == "as is" else "varchar"
 
 
 def _libpq(url: str) -> str:
@@ -102,11 +114,15 @@ def _per_row(conn: psycopg.Connection, ids: list[str], write: Callable[[list[str
 def measure(url: str, variant: str) -> dict[str, float]:
     insert = _create(url, variant)
     with psycopg.connect(_libpq(url), autocommit=True, prepare_threshold=None) as conn:
-        ids = [row[0] for row in conn.execute("SELECT sms_id FROM messages")]
-        statement = OLD_CLAIM if variant == "before 0005" else CLAIM
-        claim = _per_row(conn, ids, lambda chunk: conn.execute(statement, (chunk,)))
+        ids = [row[0] for row in conn.execute("SELECT sms_id::text FROM messages")]
+        kind = _id_type(variant)
+        claim_sql = (OLD_CLAIM if variant == "before 0005" else CLAIM).format(id=kind)
+        record_sql = RECORD.format(id=kind)
+        claim = _per_row(conn, ids, lambda chunk: conn.execute(claim_sql, (chunk,)))
         record = _per_row(
-            conn, ids, lambda chunk: conn.execute(RECORD, (chunk, [f"c-{uuid.uuid4().hex}" for _ in chunk]))
+            conn,
+            ids,
+            lambda chunk: conn.execute(record_sql, (chunk, [f"c-{uuid.uuid4().hex}" for _ in chunk])),
         )
         return {"insert": insert, "claim": claim, "record": record}
 
@@ -118,10 +134,9 @@ def main() -> None:
     if not postgres_available():
         print("PostgreSQL is not reachable: nothing measured")
         return
-    variants = ["as is", "before 0006", "before 0005", 'COLLATE "C"']
-    figures: dict[str, dict[str, list[float]]] = {v: {} for v in variants}
+    figures: dict[str, dict[str, list[float]]] = {v: {} for v in VARIANTS}
     for _ in range(args.rounds):  # the variants alternate, so load changes touch all of them alike
-        for variant in variants:
+        for variant in VARIANTS:
             with scratch_database("postgresql") as url:
                 for what, value in measure(url, variant).items():
                     figures[variant].setdefault(what, []).append(value)

@@ -38,7 +38,9 @@ def test_a_database_condition_on_the_driver_cursor_is_recognised(
 ) -> None:
     db = isolated[0].db
     if db.is_sqlite:
-        error = _error(db, "INSERT INTO accounts (id) VALUES ('x')", read_only=True)
+        error = _error(
+            db, "INSERT INTO accounts (id) VALUES ('35232dc2-2bf2-4a23-97d1-d506a3a7d224')", read_only=True
+        )
         expected = Fault.READ_ONLY
     else:
         error = _error(db, "DO $$ BEGIN RAISE EXCEPTION 'no room' USING ERRCODE = 'disk_full'; END $$")
@@ -79,7 +81,11 @@ def test_a_read_only_session_on_the_driver_cursor_is_not_used_again(
     db = isolated[0].db
     if db.is_sqlite:
         pytest.skip("PostgreSQL: a read-only session")
-    error = _error(db, "SET transaction_read_only = on; INSERT INTO accounts (id) VALUES ('x')")
+    error = _error(
+        db,
+        "SET transaction_read_only = on;"
+        " INSERT INTO accounts (id) VALUES ('35232dc2-2bf2-4a23-97d1-d506a3a7d224')",
+    )
     fault = classify(error)
     assert fault is not None and fault.fault is Fault.READ_ONLY
     assert error.connection_invalidated

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from smscast.db.database import Database
 from smscast.db.migrate import downgrade, upgrade
-from smscast.db.schema import messages, metadata
+from smscast.db.schema import accounts, messages, metadata
 
 
 def test_migrated_schema_matches_metadata(database_url: str) -> None:
@@ -29,10 +30,11 @@ def test_0005_turns_claimed_parts_into_leased_queued_ones(isolated_database_url:
     the old code its ``Sending`` back."""
     db = Database(isolated_database_url)
     lease = datetime(2030, 1, 1, tzinfo=UTC)
+    claimed, waiting = "0193f0a4-0000-7000-8000-000000000001", "0193f0a4-0000-7000-8000-000000000002"
     row = {
-        "message_id": "m",
-        "account_id": "a",
-        "application_id": "p",
+        "message_id": "0193f0a4-0000-7000-8000-000000000000",
+        "account_id": "0193f0a4-0000-7000-8000-00000000000a",
+        "application_id": "0193f0a4-0000-7000-8000-00000000000b",
         "part": 1,
         "parts": 1,
         "to": "+306948510000",
@@ -49,8 +51,8 @@ def test_0005_turns_claimed_parts_into_leased_queued_ones(isolated_database_url:
             conn.execute(
                 messages.insert(),
                 [
-                    {**row, "sms_id": "claimed", "status": "Sending", "lease_until": lease},
-                    {**row, "sms_id": "waiting", "status": "Queued", "lease_until": None},
+                    {**row, "sms_id": claimed, "status": "Sending", "lease_until": lease},
+                    {**row, "sms_id": waiting, "status": "Queued", "lease_until": None},
                 ],
             )
         upgrade(db)
@@ -66,11 +68,11 @@ def test_0005_turns_claimed_parts_into_leased_queued_ones(isolated_database_url:
                     "SELECT reloptions FROM pg_class WHERE relname = 'messages'"
                 ).scalar_one()
                 assert options == ["fillfactor=50"]
-        assert after == {"claimed": ("Queued", lease), "waiting": ("Queued", None)}
+        assert after == {claimed: ("Queued", lease), waiting: ("Queued", None)}
         downgrade(db, "0004")
         with db.engine.connect() as conn:
             statuses = dict(conn.execute(sa.select(messages.c.sms_id, messages.c.status)).all())
-        assert statuses == {"claimed": "Sending", "waiting": "Queued"}
+        assert statuses == {claimed: "Sending", waiting: "Queued"}
         upgrade(db)
     finally:
         db.dispose()
@@ -106,5 +108,73 @@ def test_0006_keeps_only_open_parts_in_the_dispatch_index_on_postgresql(isolated
         assert definition().endswith("USING btree (status, not_before)")
         upgrade(db)
         assert "WHERE" in definition()
+    finally:
+        db.dispose()
+
+
+def test_0007_makes_ids_uuid_on_postgresql_keeping_rows_and_foreign_keys(isolated_database_url: str) -> None:
+    """On PostgreSQL the id columns become ``uuid`` (docs/adr/0008) with their values, foreign keys and
+    indexes; the downgrade gives ``varchar(36)`` back. SQLite keeps ``VARCHAR(36)`` throughout."""
+    db = Database(isolated_database_url)
+
+    def id_types() -> dict[tuple[str, str], str]:
+        with db.engine.connect() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT table_name, column_name, data_type FROM information_schema.columns"
+                " WHERE table_schema = current_schema()"
+                " AND table_name IN ('accounts', 'campaigns', 'messages')"
+                " AND column_name IN ('id', 'tracking_id', 'sms_id', 'message_id', 'account_id',"
+                " 'campaign_id')"
+            ).all()
+        return {(table, column): kind for table, column, kind in rows}
+
+    def foreign_keys() -> list[str]:
+        with db.engine.connect() as conn:
+            return sorted(
+                conn.exec_driver_sql(
+                    "SELECT conname FROM pg_constraint WHERE contype = 'f'"
+                    " AND connamespace = current_schema()::regnamespace"
+                ).scalars()
+            )
+
+    try:
+        if db.engine.dialect.name != "postgresql":
+            with db.engine.connect() as conn:
+                sql = conn.exec_driver_sql(
+                    "SELECT sql FROM sqlite_master WHERE name = 'messages'"
+                ).scalar_one()
+            assert "sms_id VARCHAR(36)" in sql
+            return
+        account = "0193f0a4-0000-7000-8000-00000000000a"
+        downgrade(db, "0006")
+        assert set(id_types().values()) == {"character varying"}
+        keys = foreign_keys()
+        assert "fk_applications_account_id_accounts" in keys
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO accounts (id, name, currency, balance, created_at)"
+                f" VALUES ('{account}', 'A', 'EUR', 0, now())"
+            )
+        upgrade(db)
+        assert set(id_types().values()) == {"uuid"}
+        assert foreign_keys() == keys
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT id FROM accounts").scalar_one() == account  # text, not UUID
+            assert (
+                conn.execute(sa.select(accounts.c.name).where(accounts.c.id == account)).scalar_one() == "A"
+            )
+            # An id that is not a UUID finds nothing, as on SQLite, instead of failing on the type's syntax.
+            assert conn.execute(sa.select(accounts.c.name).where(accounts.c.id == "nope")).first() is None
+            with pytest.raises(sa.exc.IntegrityError):
+                conn.exec_driver_sql(
+                    "INSERT INTO applications (id, account_id, name, secret_hash, scopes, token_ttl_s,"
+                    " created_at) VALUES ('0193f0a4-0000-7000-8000-00000000000b',"
+                    " '0193f0a4-0000-7000-8000-00000000000f', 'x', 'x', 'sms', 60, now())"
+                )
+        downgrade(db, "0006")
+        assert set(id_types().values()) == {"character varying"}
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT id FROM accounts").scalar_one() == account
+        upgrade(db)
     finally:
         db.dispose()

@@ -153,6 +153,14 @@ def session_is_stale(exc: BaseException) -> bool:
 
 
 def _install_postgres_hooks(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Ids are ``uuid`` columns (``types.Id``) but ``str`` everywhere in smscast: statements run on the
+        # driver's own cursor get them as text too, not as ``uuid.UUID`` objects.
+        from psycopg.types.string import TextLoader
+
+        dbapi_connection.adapters.register_loader("uuid", TextLoader)
+
     @sa.event.listens_for(engine, "handle_error")
     def _on_error(context: sa.engine.ExceptionContext) -> None:
         if session_is_stale(context.original_exception):

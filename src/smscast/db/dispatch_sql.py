@@ -73,10 +73,11 @@ SQLITE_RECORD = (
 )
 # PostgreSQL's `record_sent`, the same as SQLite's with its parameter style and JSON function, and
 # ``m.status || ''`` for SQLite's ``+status``: the parts by their key (`DispatchRepository._parts_by_key`).
+# Ids read from JSON are text; the id columns are ``uuid`` (`types.Id`), hence the casts here and below.
 POSTGRES_RECORD = (
     "UPDATE messages AS m SET status = %s, detailed_status = %s, carrier_message_id = v.value,"
     " status_date = %s, submitted_at = %s, delivered_at = %s, lease_until = NULL"
-    f" FROM json_each_text(%s::json) AS v WHERE m.sms_id = v.key AND m.status || '' = '{QUEUED}'"
+    f" FROM json_each_text(%s::json) AS v WHERE m.sms_id = v.key::uuid AND m.status || '' = '{QUEUED}'"
 )
 # `DispatchRepository._parts_by_key`: for the rest of the transaction, nested loops only, probing by index.
 POSTGRES_BY_KEY = "SELECT " + ", ".join(
@@ -91,6 +92,6 @@ SQLITE_APPLY = (
 # PostgreSQL's `apply_statuses`, the same as SQLite's.
 POSTGRES_APPLY = (
     "UPDATE messages AS m SET status = %s, detailed_status = %s, status_date = %s, delivered_at = %s"
-    " WHERE m.sms_id IN (SELECT value FROM json_array_elements_text(%s::json))"
+    " WHERE m.sms_id IN (SELECT value::uuid FROM json_array_elements_text(%s::json))"
     f" AND {NOT_FINAL_SQL.replace('status', 'm.status')}"
 )

@@ -117,11 +117,12 @@ class _PartInserter:
         return ~sa.exists().where(blacklist.c.contact_id == contact_id, blacklist.c.service == self._service)
 
     def _id(self, prefix: str, counter: sa.ColumnElement[int]) -> sa.ColumnElement[str]:
-        """``prefix`` followed by ``counter`` as 8 lower-case hex digits."""
+        """``prefix`` followed by ``counter`` as 8 lower-case hex digits (a UUID's text: cast to the id
+        columns' type, ``uuid`` on PostgreSQL)."""
         if self._postgres:
             digits = sa.func.lpad(sa.func.to_hex(counter), 8, "0")
-        else:
-            digits = sa.func.printf("%08x", counter)
+            return sa.cast(sa.literal(prefix, sa.String()).concat(digits), messages.c.sms_id.type)
+        digits = sa.func.printf("%08x", counter)
         return sa.literal(prefix, sa.String()).concat(digits)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from smscast.db.types import Money, UtcDateTime
+from smscast.db.types import Id, Money, UtcDateTime
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -20,7 +20,7 @@ metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 accounts = sa.Table(
     "accounts",
     metadata,
-    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("id", Id(), primary_key=True),
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
     # Cached sum of the ledger, updated in the same transaction as every ledger row.
@@ -32,8 +32,8 @@ accounts = sa.Table(
 applications = sa.Table(
     "applications",
     metadata,
-    sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False, index=True),
+    sa.Column("id", Id(), primary_key=True),
+    sa.Column("account_id", Id(), sa.ForeignKey("accounts.id"), nullable=False, index=True),
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("secret_hash", sa.String(128), nullable=False),
     # SHA-256 of the secret: the HMAC key webhooks are signed with (docs/adr/0003).
@@ -47,8 +47,8 @@ tokens = sa.Table(
     "tokens",
     metadata,
     sa.Column("token_hash", sa.String(64), primary_key=True),
-    sa.Column("application_id", sa.String(36), sa.ForeignKey("applications.id"), nullable=False, index=True),
-    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("application_id", Id(), sa.ForeignKey("applications.id"), nullable=False, index=True),
+    sa.Column("account_id", Id(), sa.ForeignKey("accounts.id"), nullable=False),
     sa.Column("scopes", sa.String(200), nullable=False),
     sa.Column("expires_at", UtcDateTime(), nullable=False, index=True),
     sa.Column("revoked", sa.Boolean(), nullable=False, server_default=sa.false()),
@@ -57,8 +57,8 @@ tokens = sa.Table(
 transactions = sa.Table(
     "transactions",
     metadata,
-    sa.Column("id", sa.String(36), primary_key=True),
-    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("id", Id(), primary_key=True),
+    sa.Column("account_id", Id(), sa.ForeignKey("accounts.id"), nullable=False),
     sa.Column("transaction_type", sa.String(20), nullable=False),
     sa.Column("amount", Money(), nullable=False),
     sa.Column("balance_before", Money(), nullable=False),
@@ -85,7 +85,7 @@ contacts = sa.Table(
     "contacts",
     metadata,
     sa.Column("id", sa.String(24), primary_key=True),
-    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("account_id", Id(), sa.ForeignKey("accounts.id"), nullable=False),
     sa.Column("mobile", sa.String(20), nullable=False),
     sa.Column("first_name", sa.String(200), nullable=True),
     sa.Column("last_name", sa.String(200), nullable=True),
@@ -99,7 +99,7 @@ contacts = sa.Table(
 label_definitions = sa.Table(
     "label_definitions",
     metadata,
-    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), primary_key=True),
+    sa.Column("account_id", Id(), sa.ForeignKey("accounts.id"), primary_key=True),
     sa.Column("name", sa.String(100), primary_key=True),
     sa.Column("type", sa.String(10), nullable=False),
 )
@@ -118,7 +118,7 @@ groups = sa.Table(
     "groups",
     metadata,
     sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
-    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("account_id", Id(), sa.ForeignKey("accounts.id"), nullable=False),
     sa.Column("name", sa.String(100), nullable=False),
     sa.Column("strategy", sa.String(10), nullable=False),
     sa.Column("filters", sa.Text(), nullable=True),
@@ -148,9 +148,9 @@ blacklist = sa.Table(
 campaigns = sa.Table(
     "campaigns",
     metadata,
-    sa.Column("tracking_id", sa.String(36), primary_key=True),
-    sa.Column("account_id", sa.String(36), sa.ForeignKey("accounts.id"), nullable=False),
-    sa.Column("application_id", sa.String(36), sa.ForeignKey("applications.id"), nullable=False),
+    sa.Column("tracking_id", Id(), primary_key=True),
+    sa.Column("account_id", Id(), sa.ForeignKey("accounts.id"), nullable=False),
+    sa.Column("application_id", Id(), sa.ForeignKey("applications.id"), nullable=False),
     sa.Column("name", sa.String(30), nullable=True),
     # Lower-cased name: names are unique per account case-insensitively (NULLs never collide).
     sa.Column("name_key", sa.String(30), nullable=True),
@@ -186,13 +186,13 @@ campaigns = sa.Table(
 messages = sa.Table(
     "messages",
     metadata,
-    sa.Column("sms_id", sa.String(36), primary_key=True),
-    sa.Column("message_id", sa.String(36), nullable=False, index=True),
+    sa.Column("sms_id", Id(), primary_key=True),
+    sa.Column("message_id", Id(), nullable=False, index=True),
     # No foreign keys on this table (accounts.id, campaigns.tracking_id): checked per row they cost a third
     # of the campaign start; only the engine writes parts, with ids it just read. docs/adr/0004.
-    sa.Column("account_id", sa.String(36), nullable=False),
-    sa.Column("application_id", sa.String(36), nullable=False),
-    sa.Column("campaign_id", sa.String(36), nullable=True),
+    sa.Column("account_id", Id(), nullable=False),
+    sa.Column("application_id", Id(), nullable=False),
+    sa.Column("campaign_id", Id(), nullable=True),
     sa.Column("part", sa.Integer(), nullable=False),
     sa.Column("parts", sa.Integer(), nullable=False),
     sa.Column("to", sa.String(20), nullable=False),
@@ -258,8 +258,8 @@ callback_outbox = sa.Table(
     sa.Column(
         "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
     ),
-    sa.Column("account_id", sa.String(36), nullable=False),
-    sa.Column("application_id", sa.String(36), nullable=False),
+    sa.Column("account_id", Id(), nullable=False),
+    sa.Column("application_id", Id(), nullable=False),
     sa.Column("kind", sa.String(10), nullable=False),
     sa.Column("reference", sa.String(64), nullable=False),
     sa.Column("url", sa.String(2000), nullable=False),
