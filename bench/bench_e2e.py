@@ -5,8 +5,8 @@ For each database (SQLite, PostgreSQL), one simulator (receipts on, recording of
 for the whole measurement. Each run, alternating:
 
 - raw: ``bench/raw_smpp_client.py`` submits ``-n`` messages with receipts requested (and answered), as
-  fast as the simulator allows; its rate until its last receipt arrived is the yardstick (the same work
-  as the campaign); its rate until the last submit_sm_resp is printed too;
+  fast as the simulator allows, each with the campaign's text; its rate until its last receipt arrived is
+  the yardstick (the same work as the campaign); its rate until the last submit_sm_resp is printed too;
 - e2e: ``POST /sms/campaign`` with ``-n`` distinct numbers (one part each), timed from sending the request
   until every part of the campaign is ``Delivered`` in the database (submitted, recorded, its receipt
   stored durably and applied). The benchmark polls the database read-only to see it.
@@ -50,6 +50,9 @@ from benchlib import (  # noqa: E402
 from raw_smpp_client import run_raw  # noqa: E402
 
 PREFIXES = ("694", "695", "697", "698", "699", "693", "690")
+# The campaign's text, one GSM part; the raw client sends the same text (the same work for the simulator,
+# which decodes each message to quote it in the receipt).
+BODY = "Your autumn offer is waiting at ACME. Reply STOP to opt out."
 
 
 @dataclass
@@ -99,7 +102,7 @@ def run_e2e(
     simulator_pid: int,
 ) -> E2eRun:
     payload = {
-        "body": "Your autumn offer is waiting at ACME. Reply STOP to opt out.",
+        "body": BODY,
         "from": "ACME",
         "to": numbers(n, run),
         "campaignName": f"e2e {run}",
@@ -181,7 +184,17 @@ def bench_database(
             for run in range(runs):
                 simulator_before = cpu_seconds(sim.process.pid, children=False)
                 raw = asyncio.run(
-                    run_raw(sim.host, sim.port, sim.system_id, sim.password, n, window, True, drain_s=30)
+                    run_raw(
+                        sim.host,
+                        sim.port,
+                        sim.system_id,
+                        sim.password,
+                        n,
+                        window,
+                        True,
+                        drain_s=30,
+                        text=BODY.encode("ascii"),
+                    )
                 )
                 raw_simulator_cpu.append(cpu_seconds(sim.process.pid, children=False) - simulator_before)
                 if raw.rate_with_receipts is None:

@@ -49,9 +49,20 @@ def submit_sm(sequence_number: int, destination: bytes, text: bytes, registered_
     return HEADER.pack(16 + len(body), SUBMIT_SM, 0, sequence_number) + body
 
 
+DEFAULT_TEXT = b"Hello from the raw client"
+
+
 class RawClient(asyncio.Protocol):
-    def __init__(self, n: int, window: int, system_id: str, password: str, registered_delivery: int) -> None:
-        self.n, self.window, self.registered_delivery = n, window, registered_delivery
+    def __init__(
+        self,
+        n: int,
+        window: int,
+        system_id: str,
+        password: str,
+        registered_delivery: int,
+        text: bytes = DEFAULT_TEXT,
+    ) -> None:
+        self.n, self.window, self.registered_delivery, self.text = n, window, registered_delivery, text
         self.bind = system_id.encode() + b"\x00" + password.encode() + b"\x00\x00\x34\x00\x00\x00"
         self.buffer = b""
         self.sent = self.acked = self.receipts = 0
@@ -69,9 +80,7 @@ class RawClient(asyncio.Protocol):
         assert self.transport is not None
         self.sent += 1
         destination = b"3069%08d" % self.sent
-        self.transport.write(
-            submit_sm(self.sent + 1, destination, b"Hello from the raw client", self.registered_delivery)
-        )
+        self.transport.write(submit_sm(self.sent + 1, destination, self.text, self.registered_delivery))
 
     def data_received(self, data: bytes) -> None:
         assert self.transport is not None
@@ -118,14 +127,16 @@ async def run_raw(
     window: int = 100,
     receipts: bool = False,
     drain_s: float = 0.0,
+    text: bytes = DEFAULT_TEXT,
 ) -> RawResult:
     """Submit ``n`` messages and return the measured rate (acks only; receipts are answered, not awaited).
+    ``text``: each message's text (GSM characters that are ASCII, one part).
 
     ``drain_s`` > 0: before disconnecting, wait up to that long for the receipts of every message, so that
     none is handed to another session bound with the same system_id (the timing is unaffected)."""
     loop = asyncio.get_running_loop()
     transport, client = await loop.create_connection(
-        lambda: RawClient(n, window, system_id, password, 1 if receipts else 0), host, port
+        lambda: RawClient(n, window, system_id, password, 1 if receipts else 0, text), host, port
     )
     try:
         seconds = await client.done

@@ -93,11 +93,7 @@ def test_0006_keeps_only_open_parts_in_the_dispatch_index_on_postgresql(isolated
 
     try:
         if db.engine.dialect.name != "postgresql":
-            with db.engine.connect() as conn:
-                sql = conn.exec_driver_sql(
-                    "SELECT sql FROM sqlite_master WHERE name = 'ix_messages_dispatch'"
-                ).scalar_one()
-            assert "WHERE" not in sql.upper()
+            assert "WHERE" not in _sqlite_definition(db, "ix_messages_dispatch").upper()
             return
         upgrade(db)
         assert definition().endswith(
@@ -139,11 +135,7 @@ def test_0007_makes_ids_uuid_on_postgresql_keeping_rows_and_foreign_keys(isolate
 
     try:
         if db.engine.dialect.name != "postgresql":
-            with db.engine.connect() as conn:
-                sql = conn.exec_driver_sql(
-                    "SELECT sql FROM sqlite_master WHERE name = 'messages'"
-                ).scalar_one()
-            assert "sms_id VARCHAR(36)" in sql
+            assert "sms_id VARCHAR(36)" in _sqlite_definition(db, "messages")
             return
         account = "0193f0a4-0000-7000-8000-00000000000a"
         downgrade(db, "0006")
@@ -178,3 +170,9 @@ def test_0007_makes_ids_uuid_on_postgresql_keeping_rows_and_foreign_keys(isolate
         upgrade(db)
     finally:
         db.dispose()
+
+
+def _sqlite_definition(db: Database, name: str) -> str:
+    """The CREATE statement SQLite keeps for the table or index ``name``."""
+    with db.engine.connect() as conn:
+        return str(conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = ?", (name,)).scalar_one())
