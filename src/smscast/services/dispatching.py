@@ -124,7 +124,9 @@ class DispatchService:
         unsent: list[ClaimedPart] = []
         for account_id, items in by_account.items():
             quotes = [part.quoted for part in items]  # the claim priced them from ``prices``
-            if None not in quotes:
+            # ``is``, not ``None in quotes``: comparing a Decimal with None asks numbers.Rational (an ABC)
+            # each time, 90 µs per 500 parts.
+            if all(quote is not None for quote in quotes):
                 # The common case, one conditional debit: the balance covers the whole batch.
                 total = sum(filter(None, quotes), Decimal(0))
                 references = {part.campaign_id or part.message_id for part in items}
