@@ -138,6 +138,9 @@ def test_cookie_attributes_and_security_headers(ui: Ui, container: Container) ->
 def test_unknown_dashboard_addresses_are_html_404s(ui: Ui) -> None:
     response = ui.http.get("/ui/no/such/page")
     assert response.status_code == 404 and "There is no such page." in response.text
+    # An id that is not a UUID names no campaign, on PostgreSQL's uuid columns too (docs/adr/0008).
+    for path in ("/ui/campaigns/not-a-uuid", "/ui/campaigns/not-a-uuid/edit"):
+        assert ui.http.get(path).status_code == 404, path
     assert response.headers["content-type"].startswith("text/html")
     assert ui.http.get("/ui/static/app.css").status_code == 200
     assert ui.http.get("/no-such-api").headers["content-type"].startswith("application/json")
