@@ -349,11 +349,11 @@ class Campaign:
 
 def duplicate_bound(window: int, tps: int, engine: EngineSettings | None = None) -> int:
     """ADR 0002: what a process can have had accepted by the SMSC without recording it when it dies — the
-    window in flight plus the answers of one write's interval (``record_every_s``, and the write itself:
-    a fifth of a second is ample here) at ``tps`` — and never more than it had claimed, a batch per
-    dispatcher."""
+    window in flight plus the answers of one write's interval (``record_every_s``, the answers held back
+    for their receipts, ``receipt_grace_s``, and the write itself: a fifth of a second is ample here) at
+    ``tps`` — and never more than it had claimed, a batch per dispatcher."""
     engine = engine or EngineSettings()
-    interval = engine.record_every_s + 0.2
+    interval = engine.record_every_s + engine.receipt_grace_s + 0.2
     return min(window + int(tps * interval), engine.batch * engine.dispatchers)
 
 

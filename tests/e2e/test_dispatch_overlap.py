@@ -4,6 +4,7 @@ claim. At most two batches of a dispatcher are under way; nothing is sent twice 
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -65,5 +66,96 @@ def test_the_next_batch_goes_out_while_the_last_one_is_written(
             what="campaign finished",
         )
     assert sorted(carrier.sent) == sorted(set(carrier.sent)) and len(carrier.sent) == len(NUMBERS)
+    statuses = tenant.get(f"/campaigns/{campaign['trackingId']}").json()["statuses"]
+    assert statuses["Delivered"] == len(NUMBERS) == sum(statuses.values())
+
+
+class PromptCarrier(SandboxCarrier):
+    """Reports each part at once, as an SMSC that answers and then reports in the same breath (the node-smpp
+    simulator does)."""
+
+    def __init__(self) -> None:
+        super().__init__(dlr_delay_ms=0)
+
+    def _queue_receipt(self, carrier_id: str) -> None:
+        sink = self._sink
+        assert sink is not None
+        task = asyncio.get_running_loop().create_task(sink([DeliveryReport(carrier_id, self.stat)]))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _recording_writes(container: Container) -> list[tuple[set[str], set[str]]]:
+    """Each ``record`` call's carrier ids of answers and of receipts."""
+    dispatch = container.dispatch
+    record = dispatch.record
+    writes: list[tuple[set[str], set[str]]] = []
+
+    def recorded(results: Sequence[Any], receipts: Sequence[DeliveryReport] = (), *args: Any) -> None:
+        answered = {result.carrier_id for _, result in results if result.carrier_id is not None}
+        writes.append((answered, {report.carrier_id for report in receipts}))
+        record(results, receipts, *args)
+
+    dispatch.record = recorded  # type: ignore[method-assign]
+    return writes
+
+
+def test_a_receipt_right_behind_its_answer_is_written_with_it(isolated: tuple[Container, TestClient]) -> None:
+    """An answer whose receipt is not in yet waits ``receipt_grace_s`` for it: the part is written once,
+    with the receipt's status, not Sent and then Delivered (a second row version)."""
+    container, http = isolated
+    tenant = new_tenant(container, http)
+    writes = _recording_writes(container)
+    settings = EngineSettings(
+        batch=5, dispatchers=1, idle_s=0.02, scheduler_every_s=0.05, receipt_grace_s=1.0
+    )
+    with running_engine(container, PromptCarrier(), settings):
+        campaign = tenant.post("/sms/campaign", json={"body": "Hi", "from": "ACME", "to": NUMBERS}).json()
+        wait_for(
+            lambda: tenant.get(f"/campaigns/{campaign['trackingId']}").json()["state"] == "Finished",
+            what="campaign finished",
+        )
+    answered = [carrier_id for ids, _ in writes for carrier_id in ids]
+    assert len(answered) == len(set(answered)) == len(NUMBERS)
+    for ids, receipts in writes:
+        assert receipts == ids, "every receipt rides with its own answer's write, and no write without one"
+    statuses = tenant.get(f"/campaigns/{campaign['trackingId']}").json()["statuses"]
+    assert statuses["Delivered"] == len(NUMBERS) == sum(statuses.values())
+
+
+class TrickleCarrier(SandboxCarrier):
+    """Answers the parts of a batch one by one, 4 ms apart, and reports each 1.5 s later (as real SMSCs do,
+    seconds later): all of a batch's answers come within the first 20 ms wait (``record_every_s``), so when
+    it ends they are all younger than a grace of 50 ms and all held back, and no answer comes after them."""
+
+    def __init__(self) -> None:
+        super().__init__(dlr_delay_ms=1500)
+        self._next = 0
+
+    async def submit(self, part: OutboundPart) -> SubmitResult:
+        self._next += 1
+        await asyncio.sleep(0.004 * (self._next % 5))
+        return await super().submit(part)
+
+
+def test_answers_held_for_their_receipts_are_written_when_none_comes(
+    isolated: tuple[Container, TestClient],
+) -> None:
+    """Receipts that come later than the grace hold nothing up: answers held back for theirs are written
+    with the next write or, the batch's last ones, once the grace is over; their receipts come after."""
+    container, http = isolated
+    tenant = new_tenant(container, http)
+    writes = _recording_writes(container)
+    settings = EngineSettings(
+        batch=5, dispatchers=1, idle_s=0.02, scheduler_every_s=0.05, receipt_grace_s=0.05
+    )
+    with running_engine(container, TrickleCarrier(), settings):
+        campaign = tenant.post("/sms/campaign", json={"body": "Hi", "from": "ACME", "to": NUMBERS}).json()
+        wait_for(
+            lambda: tenant.get(f"/campaigns/{campaign['trackingId']}").json()["state"] == "Finished",
+            what=lambda: f"campaign finished; writes {writes}",
+        )
+    answered = [carrier_id for ids, _ in writes for carrier_id in ids]
+    assert sorted(answered) == sorted(set(answered)) and len(answered) == len(NUMBERS)
     statuses = tenant.get(f"/campaigns/{campaign['trackingId']}").json()["statuses"]
     assert statuses["Delivered"] == len(NUMBERS) == sum(statuses.values())

@@ -31,6 +31,10 @@ class EngineSettings:
     # How long a dispatcher lets the carrier's answers gather before writing them: fewer, larger writes,
     # while a crash still leaves only this long's answers (and the window in flight) unrecorded.
     record_every_s: float = 0.02
+    # An answer younger than this whose receipt is not here yet waits for the next write (or, for the
+    # batch's last answers, this long): an SMSC that reports at once then gets its part written once, with
+    # the receipt's status, instead of Sent and then the receipt's status (a second row version).
+    receipt_grace_s: float = 0.005
 
 
 class _Unrecorded:
@@ -58,6 +62,36 @@ class _Unrecorded:
         taken = self.receipts, self.committed
         self.receipts, self.committed = [], None
         return taken
+
+
+def _take_answered(
+    answered: list[tuple[ClaimedPart, SubmitResult]],
+    answered_at: list[float],
+    batch: _Unrecorded,
+    young: float,
+) -> list[tuple[ClaimedPart, SubmitResult]]:
+    """Remove and return the answers to write now: all but those given after ``young`` (loop time) whose
+    receipt is not here yet. Those stay in ``answered`` for the next write, so that a receipt coming right
+    behind its answer is written with it (one row version with the receipt's status, not Sent and then
+    that: `DispatchService.record`)."""
+    if not answered_at or answered_at[-1] <= young:
+        everything = answered[:]
+        del answered[:], answered_at[:]
+        return everything
+    receipted = {report.carrier_id for report in batch.receipts}
+    chunk: list[tuple[ClaimedPart, SubmitResult]] = []
+    held: list[tuple[ClaimedPart, SubmitResult]] = []
+    held_at: list[float] = []
+    for answer, at in zip(answered, answered_at, strict=True):
+        carrier_id = answer[1].carrier_id
+        # (A part with a callback goes through Sent whatever comes: its webhook reports both.)
+        if at <= young or carrier_id is None or answer[0].has_callback or carrier_id in receipted:
+            chunk.append(answer)
+        else:
+            held.append(answer)
+            held_at.append(at)
+    answered[:], answered_at[:] = held, held_at
+    return chunk
 
 
 class Engine:
@@ -199,15 +233,19 @@ class Engine:
         the process dies, all sent again after the lease (docs/adr/0002); this way only the window in flight
         and the answers of one write's interval are."""
         answered: list[tuple[ClaimedPart, SubmitResult]] = []
+        answered_at: list[float] = []  # loop time of each answer, in step with ``answered``
         arrived = asyncio.Event()
         batch = _Unrecorded()
         waiting_ids = self._unrecorded
+        loop = asyncio.get_running_loop()
+        grace = self.settings.receipt_grace_s
 
         count = itertools.count(1)
         total = len(parts)
 
         def on_answer(part: ClaimedPart, result: SubmitResult) -> None:
             answered.append((part, result))
+            answered_at.append(loop.time())
             if result.carrier_id is not None:
                 waiting_ids[result.carrier_id] = batch
             arrived.set()
@@ -240,9 +278,16 @@ class Engine:
                 await arrived.wait()
                 if len(answered) < len(unrecorded):
                     await asyncio.sleep(self.settings.record_every_s)
+                else:  # the batch's last answers: a moment for the receipts that follow them at once
+                    await asyncio.sleep(grace)
                 arrived.clear()
-                chunk = answered[:]
-                del answered[:]
+                chunk = _take_answered(answered, answered_at, batch, loop.time() - grace)
+                if answered:  # answers held back for their receipts: come back for them
+                    arrived.set()
+                if not chunk:
+                    continue
+                # Taken in the same step as the chunk: every receipt here is for a part of the chunk or
+                # of an earlier write (an answer held back has none yet), none for a held-back part.
                 receipts, committed = batch.take()
                 # Before the write, not after: a receipt for these parts arriving meanwhile rides with the
                 # next write, and if this one never ends (the dispatcher stops) `forget` still finds them.
