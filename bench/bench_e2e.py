@@ -128,6 +128,7 @@ def run_e2e(
     tracking_id = response.json()["trackingId"]
     to_running = handed_over = 0.0
     deadline = started + max(120.0, n / 200)
+    poll = 0
     with db.connect() as conn:
         while True:
             if not to_running and conn.execute(state, {"c": tracking_id}).scalar_one() in (
@@ -136,7 +137,14 @@ def run_e2e(
                 "Finished",
             ):
                 to_running = time.perf_counter() - started
-            if not handed_over and to_running and not conn.execute(unsubmitted, {"c": tracking_id}).first():
+            # Informational, so every fifth poll (100 ms): while parts are being recorded the probe walks
+            # their old index entries (~0.25 ms of PostgreSQL's CPU each time).
+            if (
+                not handed_over
+                and to_running
+                and poll % 5 == 0
+                and not conn.execute(unsubmitted, {"c": tracking_id}).first()
+            ):
                 handed_over = time.perf_counter() - started
             if to_running and conn.execute(waiting, {"c": tracking_id}).first() is None:
                 seconds = time.perf_counter() - started
@@ -154,6 +162,7 @@ def run_e2e(
             if time.perf_counter() > deadline:
                 raise TimeoutError(f"campaign {tracking_id} not delivered within {deadline - started:.0f} s")
             time.sleep(0.02)
+            poll += 1
 
 
 def bench_database(
