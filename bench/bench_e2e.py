@@ -247,6 +247,11 @@ def bench_database(
     ratio = e2e_rate / raw_rate
     print(f"  ratio e2e / raw    : {ratio:.2f}  (target ≥ 0.5: {'met' if ratio >= 0.5 else 'MISSED'})")
     print(f"  e2e / raw acks only: {e2e_rate / raw_ack_rate:.2f}")
+    # Each run's e2e against the raw run just before it (the machine's speed moves from minute to minute;
+    # informational: the target is the ratio of the medians above).
+    paired = [r.rate(n) / raw for r, raw in zip(e2e_runs, raw_rates, strict=True)]
+    shown = ", ".join(f"{ratio_of_run:.2f}" for ratio_of_run in paired)
+    print(f"  run by run         : {shown} (each e2e / the raw run before it)")
     return {
         "raw": raw_rate,
         "raw_acks": raw_ack_rate,
