@@ -19,8 +19,6 @@ and a receipt applied on its own (``Delivered``: what real SMSCs cause, seconds 
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import sys
 import uuid
 from pathlib import Path
@@ -29,7 +27,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import postgres_available, print_json_line, scratch_database
+from benchlib import alternate_in_postgres, postgres_rounds, print_json_line
 
 ROWS = 20_000
 BATCH = 500
@@ -144,24 +142,13 @@ def _step(conn: psycopg.Connection, design: str, step: str, batch: list[str]) ->
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    if not postgres_available():
-        print("PostgreSQL is not reachable: nothing measured")
+    rounds = postgres_rounds(__doc__)
+    if rounds is None:
         return
-    figures: dict[str, dict[str, list[float]]] = {design: {} for design in DESIGNS}
-    for _ in range(args.rounds):  # the designs alternate, so load changes touch both alike
-        for design in DESIGNS:
-            with scratch_database("postgresql") as url:
-                for step, value in measure(url, design).items():
-                    figures[design].setdefault(step, []).append(value)
-    print(
-        f"PostgreSQL backend CPU per part, {ROWS:,} parts, {BATCH} per transaction, median of {args.rounds}"
-    )
+    figures = alternate_in_postgres(DESIGNS, rounds, measure)
+    print(f"PostgreSQL backend CPU per part, {ROWS:,} parts, {BATCH} per transaction, median of {rounds}")
     result: dict[str, object] = {"bench": "pg_all_hot"}
-    for design, by_step in figures.items():
-        medians = {step: statistics.median(values) for step, values in by_step.items()}
+    for design, medians in figures.items():
         shown = ", ".join(f"{step} {value:5.1f} µs" for step, value in medians.items())
         bench_case = sum(medians[step] for step in ("insert", "claim", "record"))
         print(

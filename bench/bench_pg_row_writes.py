@@ -24,8 +24,6 @@ Ids are the expansion's: one time-ordered prefix and a counter (``db.expansion``
 
 from __future__ import annotations
 
-import argparse
-import statistics
 import sys
 import uuid
 from collections.abc import Callable
@@ -36,7 +34,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import postgres_available, print_json_line, scratch_database
+from benchlib import alternate_in_postgres, postgres_rounds, print_json_line
 from smscast.db.schema import messages
 
 ROWS = 20_000
@@ -128,28 +126,19 @@ def measure(url: str, variant: str) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
-    args = parser.parse_args()
-    if not postgres_available():
-        print("PostgreSQL is not reachable: nothing measured")
+    rounds = postgres_rounds(__doc__)
+    if rounds is None:
         return
-    figures: dict[str, dict[str, list[float]]] = {v: {} for v in VARIANTS}
-    for _ in range(args.rounds):  # the variants alternate, so load changes touch all of them alike
-        for variant in VARIANTS:
-            with scratch_database("postgresql") as url:
-                for what, value in measure(url, variant).items():
-                    figures[variant].setdefault(what, []).append(value)
+    figures = alternate_in_postgres(VARIANTS, rounds, measure)
     print(
-        f"PostgreSQL backend CPU per row written, {ROWS:,} rows, {BATCH} per transaction,"
-        f" median of {args.rounds}"
+        f"PostgreSQL backend CPU per row written, {ROWS:,} rows, {BATCH} per transaction, median of {rounds}"
     )
     result: dict[str, object] = {"bench": "pg_row_writes"}
-    for variant, by_what in figures.items():
-        shown = ", ".join(f"{what} {statistics.median(values):5.1f} µs" for what, values in by_what.items())
+    for variant, medians in figures.items():
+        shown = ", ".join(f"{what} {value:5.1f} µs" for what, value in medians.items())
         print(f"  {variant:18s}: {shown}")
-        for what, values in by_what.items():
-            result[f"{variant} {what}"] = statistics.median(values)
+        for what, value in medians.items():
+            result[f"{variant} {what}"] = value
     print_json_line(result)
 
 

@@ -5,17 +5,19 @@ Not a benchmark itself (``run_all.py`` runs the ``bench_*.py`` files).
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +103,35 @@ def postgres_available() -> bool:
         return True
     except sa.exc.OperationalError:
         return False
+
+
+def postgres_rounds(doc: str | None) -> int | None:
+    """``--rounds`` (default 3) from the command line of a PostgreSQL-only benchmark described by ``doc``;
+    None, having said so, when PostgreSQL is not reachable."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    rounds: int = parser.parse_args().rounds
+    if not postgres_available():
+        print("PostgreSQL is not reachable: nothing measured")
+        return None
+    return rounds
+
+
+def alternate_in_postgres(
+    variants: Sequence[str], rounds: int, measure: Callable[[str, str], Mapping[str, float]]
+) -> dict[str, dict[str, float]]:
+    """``measure(url, variant)`` in a fresh PostgreSQL scratch database, each variant in turn, ``rounds``
+    times (so a change in the machine's load touches all alike); the median of each figure per variant."""
+    figures: dict[str, dict[str, list[float]]] = {variant: {} for variant in variants}
+    for _ in range(rounds):
+        for variant in variants:
+            with scratch_database("postgresql") as url:
+                for what, value in measure(url, variant).items():
+                    figures[variant].setdefault(what, []).append(value)
+    return {
+        variant: {what: statistics.median(values) for what, values in by_what.items()}
+        for variant, by_what in figures.items()
+    }
 
 
 def smscast_env(database_url: str, **extra: str) -> dict[str, str]:
