@@ -228,10 +228,11 @@ class Engine:
         self, parts: list[ClaimedPart], number: int, answered_all: asyncio.Event | None = None
     ) -> None:
         """Submit ``parts`` and record the answers as they arrive: each write takes every answer that came
-        in since the last one (or in ``record_every_s``, whichever is longer). Recording the batch only once
-        all of it was answered would leave up to a whole batch accepted by the carrier but not recorded when
-        the process dies, all sent again after the lease (docs/adr/0002); this way only the window in flight
-        and the answers of one write's interval are."""
+        in since the last one (or in ``record_every_s``, whichever is longer), but those younger than
+        ``receipt_grace_s`` still waiting for their receipt (`_take_answered`). Recording the batch only
+        once all of it was answered would leave up to a whole batch accepted by the carrier but not recorded
+        when the process dies, all sent again after the lease (docs/adr/0002); this way only the window in
+        flight and the answers of one write's interval (and of the grace before it) are."""
         answered: list[tuple[ClaimedPart, SubmitResult]] = []
         answered_at: list[float] = []  # loop time of each answer, in step with ``answered``
         arrived = asyncio.Event()
