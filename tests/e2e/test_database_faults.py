@@ -102,7 +102,13 @@ def serve_campaign(
 
 
 def new_contact() -> dict[str, str]:
-    return {"mobile": f"+3069{uuid.uuid4().int % 10**8:08d}", "firstName": "Fault"}
+    # Long names: each write takes ~0.5 KB more, so a database whose disk is full runs out of the free
+    # pages and WAL space it still has within a few dozen writes, whatever the engine wrote before.
+    return {
+        "mobile": f"+3069{uuid.uuid4().int % 10**8:08d}",
+        "firstName": "Fault" + "f" * 195,
+        "lastName": "Fault" + "l" * 195,
+    }
 
 
 def assert_database_fault(response: httpx.Response, fault: str) -> dict[str, Any]:
