@@ -72,10 +72,6 @@ class ClaimedPart:
     quoted: Decimal | None = None
 
 
-# Literal SQL constants, not parameters: executemany() cannot expand an IN list per row.
-_NOT_FINAL = sa.and_(
-    *(messages.c.status != sa.literal_column(f"'{value}'") for value in sorted(FINAL_VALUES))
-)
 # A price quoted by the claim statement is cleared again (``p_unquote``), any other kept.
 _UNQUOTED_PRICE = sa.case((sa.bindparam("p_unquote", type_=sa.Boolean()), sa.null()), else_=messages.c.price)
 
