@@ -69,7 +69,7 @@ class Id(sa.TypeDecorator[str]):
     """A UUID held as its text (``str`` in and out): PostgreSQL's native ``uuid``, SQLite's ``VARCHAR(36)``.
 
     On PostgreSQL a row of ``messages`` is ~100 bytes narrower and its index entries 21 bytes shorter than
-    with ``varchar(36)``: the per-part writes of the message queue cost ~25 % less (docs/adr/0008). Bound
+    with ``varchar(36)``: the per-part writes of the message queue cost ~20 % less (docs/adr/0008). Bound
     values that are not UUIDs (a malformed id in a request) become `NO_SUCH_ID`. Statements handed to the
     driver as text cast their id parameters (``::uuid``) themselves; ``database`` makes psycopg return
     ``uuid`` values as text.
