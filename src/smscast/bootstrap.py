@@ -112,6 +112,8 @@ def build_engine(container: Container, carrier: Carrier | None = None) -> Engine
     container.campaigns.on_queued = engine.scheduler_nudge.notify
     container.messages.on_queued = engine.dispatch_nudge.notify
     container.starter.on_parts_written = engine.dispatch_nudge.notify
+    # This process's expansion writes parts kept for its dispatchers (services/kept_parts.py).
+    container.starter.keeper = container.dispatch
     return engine
 
 

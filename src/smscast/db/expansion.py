@@ -16,13 +16,17 @@ the caller to place and write with the same ids.
 
 ``DirectPartInserter`` does the same for a list of numbers (the campaign's ``to`` and ``contacts``, already
 validated and de-duplicated by the caller), all of one country: the numbers are one JSON parameter
-(``driver.listed``) and the number at index ``i`` is numbered ``i + 1``.
+(``driver.listed``) and the number at index ``i`` is numbered ``i + 1``. It can write them *kept*
+(``Kept``): leased to the writing process and priced, as a claim leaves them (services/kept_parts.py,
+docs/adr/0009); ``written_part_ids`` and ``release_kept`` serve that.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
@@ -33,6 +37,38 @@ from smscast.db.schema import blacklist, contacts, group_members, messages
 from smscast.domain.numbers import region_of
 
 _REGION_OF = "smscast_region_of"
+
+
+class Kept(NamedTuple):
+    """The columns of parts written kept: leased to the writer until ``lease_until`` (first attempt), and
+    priced ``price`` each (the writer charges them in the same transaction)."""
+
+    lease_until: datetime
+    price: Decimal
+
+
+def written_part_ids(conn: Connection, prefix: str, first: int, count: int) -> list[str]:
+    """The ids among the ``count`` reserved from ``first`` (``prefix`` + 8 hex digits) that have a row."""
+    low, high = f"{prefix}{first:08x}", f"{prefix}{first + count - 1:08x}"
+    query = sa.select(messages.c.sms_id).where(messages.c.sms_id >= low, messages.c.sms_id <= high)
+    return [str(sms_id) for sms_id in conn.execute(query).scalars()]
+
+
+def release_kept(conn: Connection, sms_ids: Sequence[str], lease_until: datetime, *, unprice: bool) -> None:
+    """End the lease of kept parts still under the lease they were written with (any other lease is a
+    claim's since); ``unprice``: besides, clear their price and attempt (they were never charged)."""
+    if not sms_ids:
+        return
+    table, _ = listed(conn.dialect, sms_ids)
+    values: dict[str, Any] = {"lease_until": None}
+    if unprice:
+        values |= {"price": None, "attempts": 0}
+    ids = sa.select(sa.cast(table.c.value, messages.c.sms_id.type)).scalar_subquery()
+    conn.execute(
+        messages.update()
+        .where(messages.c.sms_id.in_(ids), messages.c.lease_until == lease_until)
+        .values(**values)
+    )
 
 
 def part_ids(prefix: str, first: int, rn: int, parts: int) -> tuple[str, list[str]]:
@@ -77,9 +113,12 @@ class _PartInserter:
         where: Sequence[sa.ColumnElement[bool]],
         prefix: str,
         first: int,
+        *,
+        durable: bool = False,
     ) -> int:
         """``INSERT INTO messages … SELECT`` one row per part of each row of ``source`` meeting ``where``,
-        the row numbered ``rn`` (from 1) getting its ids from ``first``; returns how many recipients."""
+        the row numbered ``rn`` (from 1) getting its ids from ``first``; returns how many recipients.
+        ``durable``: the transaction's commit waits for the WAL flush (kept parts may be sent at once)."""
         base = sa.literal(first, sa.BigInteger()) + (rn - 1) * (self.parts + 1)
         order: list[sa.ColumnElement[Any]] = []
         if self.parts == 1:
@@ -104,7 +143,7 @@ class _PartInserter:
             .where(*where)
             .order_by(*order)
         )
-        if self._postgres:
+        if self._postgres and not durable:
             # Committed with its checkpoint: a chunk lost to a server crash is written again on resume
             # (docs/adr/0005), so the commit need not wait for the WAL flush.
             conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
@@ -136,9 +175,18 @@ class DirectPartInserter(_PartInserter):
     ) -> None:
         super().__init__(dialect, account_id, service=service, parts=parts, groups=None, shared=shared)
 
-    def insert(self, conn: Connection, numbers: Sequence[str], country: str, prefix: str, first: int) -> int:
+    def insert(
+        self,
+        conn: Connection,
+        numbers: Sequence[str],
+        country: str,
+        prefix: str,
+        first: int,
+        kept: Kept | None = None,
+    ) -> int:
         """Writes the parts of ``numbers`` (distinct, all of ``country``): the number at index ``i`` gets
-        ids from ``first + i × (parts + 1)``. Returns how many recipients were written."""
+        ids from ``first + i × (parts + 1)``; ``kept``: written kept. Returns how many recipients were
+        written."""
         if not numbers:
             return 0
         table, rn = listed(conn.dialect, numbers)
@@ -153,7 +201,11 @@ class DirectPartInserter(_PartInserter):
             )
         ]
         values = {"to": number, "country": sa.literal(country, messages.c.country.type)}
-        return self._write(conn, table, rn, values, where, prefix, first)
+        if kept is not None:
+            values["lease_until"] = sa.literal(kept.lease_until, messages.c.lease_until.type)
+            values["attempts"] = sa.literal(1, messages.c.attempts.type)
+            values["price"] = sa.literal(kept.price, messages.c.price.type)
+        return self._write(conn, table, rn, values, where, prefix, first, durable=kept is not None)
 
 
 class GroupPartInserter(_PartInserter):

@@ -136,6 +136,10 @@ class Engine:
             await asyncio.gather(*loops)
         finally:
             await self.carrier.close()
+            try:  # kept parts not taken are anyone's at once, not after their lease
+                await asyncio.to_thread(self.dispatch.release_kept)
+            except Exception as exc:  # their lease ends by itself
+                log.warning("kept parts not released (due again when their lease ends): %s", exc)
 
     async def _loop(
         self,

@@ -50,6 +50,7 @@ from smscast.services.campaign_expansion import (
     growing,
     shared_values,
 )
+from smscast.services.kept_parts import DirectKeeping, PartKeeper
 
 log = logging.getLogger("smscast.campaigns")
 
@@ -89,6 +90,9 @@ class CampaignStarter:
         self.callbacks = callbacks or CallbackPlanner()
         # Called after each committed batch of parts: wakes this process's dispatchers (engine/nudge.py).
         self.on_parts_written: Callable[[], None] = lambda: None
+        # The dispatchers of this process, when it runs them: parts of ``to`` and ``contacts`` are written
+        # kept for them (services/kept_parts.py).
+        self.keeper: PartKeeper | None = None
 
     def start_due(self) -> int:
         """Move every due ``Scheduled`` campaign to ``Queued``; returns how many."""
@@ -227,7 +231,10 @@ class CampaignStarter:
                 shared=shared,
             )
             chunks = recipients.direct_by_country(position, (min(n, self.write_batch) for n in sizes))
-            count = self._write_direct(row.tracking_id, direct, ids, chunks, count)
+            keeping = None
+            if self.keeper is not None and texts.fixed is not None:
+                keeping = DirectKeeping(self.keeper, shared, texts.fixed, texts.fixed_parts, self.clock.now())
+            count = self._write_direct(row, direct, ids, chunks, count, keeping)
         for group in recipients.groups(position):
             inserter = GroupPartInserter(
                 self.db.engine.dialect,
@@ -247,23 +254,35 @@ class CampaignStarter:
 
     def _write_direct(
         self,
-        tracking_id: str,
+        row: CampaignRow,
         inserter: DirectPartInserter,
         ids: TimeOrderedIds,
         chunks: Iterator[tuple[dict[str, list[str]], Position]],
         count: int,
+        keeping: DirectKeeping | None,
     ) -> int:
         """The parts of ``to`` and ``contacts``, written by the database a chunk at a time (one statement
-        per country of the chunk), each chunk in one transaction with its checkpoint; returns the count
-        of recipients so far."""
+        per country of the chunk), each chunk in one transaction with its checkpoint (and, when ``keeping``
+        keeps it, the charge of its parts); returns the count of recipients so far."""
         for by_region, position in chunks:
+            now = self.clock.now()
+            if keeping is not None:
+                keeping.start_chunk(by_region, now)
             with self.db.write(background=True) as conn:
                 for country, numbers in by_region.items():
                     prefix, first = ids.reserve(len(numbers) * (inserter.parts + 1))
-                    count += inserter.insert(conn, numbers, country, prefix, first)
+                    kept = keeping.kept_columns(country) if keeping is not None else None
+                    written = inserter.insert(conn, numbers, country, prefix, first, kept)
+                    if keeping is not None:
+                        keeping.written(conn, numbers, country, prefix, first, written)
+                    count += written
+                if keeping is not None:
+                    keeping.charge(conn, row.account_id, row.tracking_id, now)
                 CampaignEngineRepository(conn).extend_lease(
-                    tracking_id, self.clock.now() + LEASE, position.checkpoint(count)
+                    row.tracking_id, self.clock.now() + LEASE, position.checkpoint(count)
                 )
+            if keeping is not None:
+                keeping.hand_over()
             self.on_parts_written()
         return count
 

@@ -22,6 +22,7 @@ from smscast.carriers.base import DeliveryReport, OutboundPart, SubmitResult
 from smscast.db.accounts import AccountRepository
 from smscast.db.database import Database
 from smscast.db.dispatch import ClaimedPart, DispatchRepository
+from smscast.db.expansion import release_kept
 from smscast.db.receipts import Receipt, ReceiptRepository
 from smscast.domain.clock import Clock
 from smscast.domain.numbers import zones_of
@@ -30,6 +31,7 @@ from smscast.domain.quiet_hours import NeverAllowed, Window, next_allowed
 from smscast.domain.segmentation import encode_parts
 from smscast.domain.statuses import FINAL_VALUES, MessageStatus, receipt_change
 from smscast.services.callbacks import CallbackPlanner
+from smscast.services.kept_parts import KEPT_LIMIT, KeptParts, Leased
 from smscast.services.prices import PriceService
 
 MAX_ATTEMPTS = 5
@@ -48,6 +50,8 @@ class DispatchSettings:
     receipt_timeout: timedelta = timedelta(hours=72)
     # A receipt whose part is unknown this long is dropped (a receipt normally matches within seconds).
     receipt_retention: timedelta = timedelta(days=1)
+    # At most this many parts written kept by this process's expansion wait for its dispatchers.
+    kept_parts: int = KEPT_LIMIT
 
 
 class DispatchService:
@@ -70,10 +74,25 @@ class DispatchService:
         self._price_list_at: datetime | None = None
         # Started campaigns' texts, for the parts that store none (`DispatchRepository.claim`).
         self._bodies: dict[str, str] = {}
+        # Parts this process's expansion wrote leased to it and charged (services/kept_parts.py).
+        self.kept = KeptParts(self.settings.kept_parts)
+
+    @property
+    def lease(self) -> timedelta:
+        return self.settings.lease
+
+    def part_prices(self, now: datetime) -> PriceList:
+        return self._prices(now)
 
     def claim(self, limit: int) -> list[ClaimedPart]:
-        """Lease up to ``limit`` due parts; expire, hold or charge them; return those to submit now."""
+        """Lease up to ``limit`` due parts; expire, hold or charge them; return those to submit now. Parts
+        kept by this process's expansion come first: they are leased and charged already."""
         now = self.clock.now()
+        kept, stale = self.kept.take(limit, now + self.settings.lease / 2)
+        # Not taken within half their lease (a slow carrier): anyone's to claim now.
+        self._release(stale)
+        if kept:
+            return kept
         prices = self._prices(now)
         with self.db.write() as conn:
             repo = DispatchRepository(conn)
@@ -106,6 +125,16 @@ class DispatchService:
                 conn, [p.sms_id for p in claimed if p.has_callback and p.sms_id in ended], now
             )
             return send
+
+    def release_kept(self) -> None:
+        """The process stops: the kept parts it did not take are anyone's to claim at once."""
+        self._release(self.kept.drain())
+
+    def _release(self, leased: list[Leased]) -> None:
+        if leased:
+            with self.db.write() as conn:
+                for lease_until, sms_ids in leased:
+                    release_kept(conn, sms_ids, lease_until, unprice=False)
 
     def _charge(
         self,

@@ -1,0 +1,223 @@
+"""Parts the expansion of this process keeps for its own dispatchers (docs/adr/0009).
+
+A campaign's expansion writes its parts; a dispatcher then claims them: a lease on each row, a price and a
+charge, and the row read back. When the expansion runs in a process whose dispatchers are idle or about to
+be, that round is wasted work: the expansion knows every part it writes. So, up to `KeptParts.limit`
+parts, it writes them *kept*: already leased to this process (``lease_until``, ``attempts`` 1) and priced,
+the account charged in the same transaction, exactly what a claim would have left. The parts go straight
+into this process's `KeptParts`, which a dispatcher's `claim` empties before it asks the database.
+
+Nothing else changes: a kept part is a claimed part. If the process dies, its kept parts are due again
+when their lease ends and are never charged twice (their price is set). A kept part not taken within half
+a lease (a slow carrier) is released: its lease is cleared so that any dispatcher may claim it, and it stays
+priced. A campaign whose parts may be held for quiet hours is not kept (the claim decides that), nor a chunk
+the balance does not cover (its parts are claimed, and those the balance cannot pay end ``Unsent``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+from sqlalchemy.engine import Connection
+
+from smscast.db.accounts import AccountRepository
+from smscast.db.dispatch import ClaimedPart
+from smscast.db.expansion import Kept, release_kept, written_part_ids
+from smscast.domain.pricing import NoPrice, PriceList
+
+#: Part ids under one lease, with that lease's end.
+Leased = tuple[datetime, list[str]]
+#: At most this many kept parts wait in a process (~20,000 parts: about a second of a fast SMSC's work).
+KEPT_LIMIT = 20_000
+
+
+class KeptParts:
+    """Kept parts waiting for a dispatcher of this process, in the order written, with the lease they were
+    written under. Thread-safe: the expansion puts from its thread, dispatchers take from theirs."""
+
+    def __init__(self, limit: int = KEPT_LIMIT) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._batches: deque[tuple[datetime, list[ClaimedPart]]] = deque()  # (lease until, parts)
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def room(self) -> int:
+        """How many more parts may be kept now."""
+        return max(0, self.limit - self._count)
+
+    def put(self, parts: list[ClaimedPart], lease_until: datetime) -> None:
+        if parts:
+            with self._lock:
+                self._batches.append((lease_until, parts))
+                self._count += len(parts)
+
+    def take(self, limit: int, fresh_after: datetime) -> tuple[list[ClaimedPart], list[Leased]]:
+        """Up to ``limit`` parts whose lease ends after ``fresh_after``, and the ids of every part met on
+        the way whose lease ends sooner (stale: for the caller to release), by lease."""
+        taken: list[ClaimedPart] = []
+        stale: list[Leased] = []
+        with self._lock:
+            batches = self._batches
+            while batches and len(taken) < limit:
+                lease_until, parts = batches[0]
+                if lease_until <= fresh_after:
+                    stale.append((lease_until, [part.sms_id for part in parts]))
+                    self._count -= len(parts)
+                    batches.popleft()
+                    continue
+                wanted = limit - len(taken)
+                if len(parts) <= wanted:
+                    taken.extend(parts)
+                    batches.popleft()
+                else:
+                    taken.extend(parts[:wanted])
+                    batches[0] = (lease_until, parts[wanted:])
+            self._count -= len(taken)
+        return taken, stale
+
+    def drain(self) -> list[Leased]:
+        """The ids of every part still waiting, by lease (the process is stopping: for the caller to
+        release)."""
+        with self._lock:
+            leased = [(lease_until, [part.sms_id for part in parts]) for lease_until, parts in self._batches]
+            self._batches.clear()
+            self._count = 0
+        return leased
+
+
+class PartKeeper(Protocol):
+    """What an expansion needs from the dispatchers of its process to keep parts (`DispatchService`)."""
+
+    @property
+    def kept(self) -> KeptParts: ...
+
+    @property
+    def lease(self) -> timedelta: ...
+
+    def part_prices(self, now: datetime) -> PriceList: ...
+
+
+class DirectKeeping:
+    """The keeping of one expansion's ``to`` and ``contacts`` chunks (`DirectPartInserter`): decides per
+    chunk, writes the kept columns with the parts, charges the account in the chunk's transaction and, once
+    it has committed, hands the parts to `KeptParts`."""
+
+    def __init__(
+        self,
+        keeper: PartKeeper,
+        shared: Mapping[str, Any],
+        body: str,
+        parts: int,
+        now: datetime,
+    ) -> None:
+        self.keeper = keeper
+        self.shared = shared
+        self.body = body
+        self.parts = parts
+        self.prices = keeper.part_prices(now)
+        # Parts that may be held for quiet hours are the claim's to decide.
+        self.enabled = not shared["quiet_hours"]
+        self._lease_until: datetime | None = None  # the chunk's lease when it is kept
+        self._ready: list[ClaimedPart] = []
+        self._total = Decimal(0)
+
+    def start_chunk(self, by_region: Mapping[str, Sequence[str]], now: datetime) -> None:
+        """Whether the chunk about to be written is kept: room for all of its parts, and a price for each of
+        its countries."""
+        self._lease_until, self._ready, self._total = None, [], Decimal(0)
+        if not self.enabled:
+            return
+        wanted = sum(len(numbers) for numbers in by_region.values()) * self.parts
+        if wanted > self.keeper.kept.room():
+            return
+        try:
+            for country in by_region:
+                self.prices.part_price(country)
+        except NoPrice:
+            return
+        self._lease_until = now + self.keeper.lease
+
+    def kept_columns(self, country: str) -> Kept | None:
+        """The kept columns of the chunk's statement for ``country``, or None (not kept)."""
+        if self._lease_until is None:
+            return None
+        return Kept(self._lease_until, self.prices.part_price(country))
+
+    def written(
+        self,
+        conn: Connection,
+        numbers: Sequence[str],
+        country: str,
+        prefix: str,
+        first: int,
+        recipients: int,
+    ) -> None:
+        """The chunk's statement for ``country`` wrote ``recipients`` of ``numbers`` (the others are
+        blacklisted contacts), the number at index ``i`` with ids from ``first + i × (parts + 1)``."""
+        if self._lease_until is None:
+            return
+        price = self.prices.part_price(country)
+        step = self.parts + 1
+        present: set[str] | None = None
+        if recipients < len(numbers):  # which: their first part's row is there
+            present = set(written_part_ids(conn, prefix, first, len(numbers) * step))
+        for i, number in enumerate(numbers):
+            base = first + i * step
+            if present is None or f"{prefix}{base + 1:08x}" in present:
+                self._ready.extend(self._claimed(number, country, prefix, base, price))
+        self._total += price * recipients * self.parts
+
+    def charge(self, conn: Connection, account_id: str, campaign_id: str, now: datetime) -> bool:
+        """Debit the chunk's kept parts in the chunk's transaction. If the balance does not cover them they
+        are un-kept (lease and price cleared: the claim charges them part by part) and keeping stops for
+        the rest of this expansion. Returns whether the chunk stays kept."""
+        lease_until, total = self._lease_until, self._total
+        if lease_until is None:
+            return False
+        if total == 0 or AccountRepository(conn).charge_if_covered(account_id, total, now, campaign_id):
+            return True
+        release_kept(conn, [part.sms_id for part in self._ready], lease_until, unprice=True)
+        self._lease_until, self._ready, self.enabled = None, [], False
+        return False
+
+    def hand_over(self) -> None:
+        """The chunk committed: its kept parts are this process's dispatchers' to send."""
+        if self._lease_until is not None and self._ready:
+            self.keeper.kept.put(self._ready, self._lease_until)
+        self._lease_until, self._ready = None, []
+
+    def _claimed(
+        self, number: str, country: str, prefix: str, base: int, price: Decimal
+    ) -> list[ClaimedPart]:
+        shared = self.shared
+        message_id = f"{prefix}{base:08x}"
+        return [
+            ClaimedPart(
+                f"{prefix}{base + part:08x}",
+                message_id,
+                shared["account_id"],
+                shared["campaign_id"],
+                part,
+                self.parts,
+                number,
+                shared["sender"],
+                country,
+                self.body,
+                shared["flash"],
+                False,
+                None,
+                shared["created_at"],
+                price,
+                1,
+                shared["callback"] is not None,
+            )
+            for part in range(1, self.parts + 1)
+        ]
