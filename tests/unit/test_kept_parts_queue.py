@@ -1,0 +1,96 @@
+"""`KeptParts`, the queue of parts an expansion kept for its process's dispatchers: in the order written, up
+to a limit, the stale ones (less than half a lease left) handed back for release rather than sent."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from smscast.db.dispatch import ClaimedPart
+from smscast.services.kept_parts import KeptParts
+
+T = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+
+
+def _parts(prefix: str, n: int) -> list[ClaimedPart]:
+    return [
+        ClaimedPart(
+            f"{prefix}{i}",
+            f"{prefix}{i}",
+            "a",
+            "c",
+            1,
+            1,
+            "+306948",
+            "ACME",
+            "GR",
+            "Hi",
+            False,
+            False,
+            None,
+            T,
+            Decimal("0.02"),
+            1,
+            False,
+        )
+        for i in range(n)
+    ]
+
+
+def _ids(parts: list[ClaimedPart]) -> list[str]:
+    return [part.sms_id for part in parts]
+
+
+def test_parts_come_out_in_the_order_written_a_batch_split_where_the_limit_falls() -> None:
+    kept = KeptParts(limit=10)
+    kept.put(_parts("a", 3), T + timedelta(minutes=2))
+    kept.put(_parts("b", 3), T + timedelta(minutes=2))
+    assert len(kept) == 6 and kept.room() == 4
+    taken, stale = kept.take(4, T)
+    assert _ids(taken) == ["a0", "a1", "a2", "b0"] and stale == []
+    taken, stale = kept.take(4, T)
+    assert _ids(taken) == ["b1", "b2"] and stale == []
+    assert len(kept) == 0 and kept.room() == 10
+    assert kept.take(4, T) == ([], [])
+
+
+def test_parts_whose_lease_ends_too_soon_are_handed_back_by_lease() -> None:
+    kept = KeptParts()
+    soon, later = T + timedelta(seconds=30), T + timedelta(minutes=2)
+    kept.put(_parts("a", 2), soon)
+    kept.put(_parts("b", 2), later)
+    taken, stale = kept.take(10, T + timedelta(minutes=1))
+    assert _ids(taken) == ["b0", "b1"]
+    assert stale == [(soon, ["a0", "a1"])]
+    assert len(kept) == 0
+
+
+def test_drain_hands_back_every_waiting_part_by_lease() -> None:
+    kept = KeptParts()
+    first, second = T + timedelta(minutes=1), T + timedelta(minutes=2)
+    kept.put(_parts("a", 2), first)
+    kept.put(_parts("b", 1), second)
+    kept.take(1, T)
+    assert kept.drain() == [(first, ["a1"]), (second, ["b0"])]
+    assert len(kept) == 0 and kept.drain() == []
+
+
+def test_concurrent_takers_never_get_the_same_part() -> None:
+    kept = KeptParts(limit=100_000)
+    for n in range(100):
+        kept.put(_parts(f"p{n}-", 500), T + timedelta(minutes=2))
+    taken: list[list[str]] = [[] for _ in range(4)]
+
+    def take(into: list[str]) -> None:
+        while parts := kept.take(7, T)[0]:
+            into.extend(_ids(parts))
+
+    threads = [threading.Thread(target=take, args=(into,)) for into in taken]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    every = [sms_id for into in taken for sms_id in into]
+    assert len(every) == len(set(every)) == 50_000
+    assert len(kept) == 0
