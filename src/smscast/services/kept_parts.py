@@ -162,19 +162,49 @@ class DirectKeeping:
         recipients: int,
     ) -> None:
         """The chunk's statement for ``country`` wrote ``recipients`` of ``numbers`` (the others are
-        blacklisted contacts), the number at index ``i`` with ids from ``first + i × (parts + 1)``."""
+        blacklisted contacts), the number at index ``i`` with ids from ``first + i × (parts + 1)``: keep
+        the parts written."""
         if self._lease_until is None:
             return
         price = self.prices.part_price(country)
-        step = self.parts + 1
+        parts = self.parts
+        step = parts + 1
         present: set[str] | None = None
         if recipients < len(numbers):  # which: their first part's row is there
             present = set(written_part_ids(conn, prefix, first, len(numbers) * step))
+        shared = self.shared
+        account_id, campaign_id, sender = shared["account_id"], shared["campaign_id"], shared["sender"]
+        flash, created_at = shared["flash"], shared["created_at"]
+        has_callback, body, append = shared["callback"] is not None, self.body, self._ready.append
+        # A loop with every shared value in a local: ~1 µs per part, 20,000 of them per second and more.
         for i, number in enumerate(numbers):
             base = first + i * step
-            if present is None or f"{prefix}{base + 1:08x}" in present:
-                self._ready.extend(self._claimed(number, country, prefix, base, price))
-        self._total += price * recipients * self.parts
+            if present is not None and f"{prefix}{base + 1:08x}" not in present:
+                continue
+            message_id = f"{prefix}{base:08x}"
+            for part in range(1, step):
+                append(
+                    ClaimedPart(
+                        f"{prefix}{base + part:08x}",
+                        message_id,
+                        account_id,
+                        campaign_id,
+                        part,
+                        parts,
+                        number,
+                        sender,
+                        country,
+                        body,
+                        flash,
+                        False,  # quiet hours: such campaigns are not kept
+                        None,  # campaign parts do not expire
+                        created_at,
+                        price,
+                        1,
+                        has_callback,
+                    )
+                )
+        self._total += price * recipients * parts
 
     def charge(self, conn: Connection, account_id: str, campaign_id: str, now: datetime) -> bool:
         """Debit the chunk's kept parts in the chunk's transaction. If the balance does not cover them they
@@ -194,31 +224,3 @@ class DirectKeeping:
         if self._lease_until is not None and self._ready:
             self.keeper.kept.put(self._ready, self._lease_until)
         self._lease_until, self._ready = None, []
-
-    def _claimed(
-        self, number: str, country: str, prefix: str, base: int, price: Decimal
-    ) -> list[ClaimedPart]:
-        shared = self.shared
-        message_id = f"{prefix}{base:08x}"
-        return [
-            ClaimedPart(
-                f"{prefix}{base + part:08x}",
-                message_id,
-                shared["account_id"],
-                shared["campaign_id"],
-                part,
-                self.parts,
-                number,
-                shared["sender"],
-                country,
-                self.body,
-                shared["flash"],
-                False,
-                None,
-                shared["created_at"],
-                price,
-                1,
-                shared["callback"] is not None,
-            )
-            for part in range(1, self.parts + 1)
-        ]
