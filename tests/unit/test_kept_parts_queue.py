@@ -94,3 +94,19 @@ def test_concurrent_takers_never_get_the_same_part() -> None:
     every = [sms_id for into in taken for sms_id in into]
     assert len(every) == len(set(every)) == 50_000
     assert len(kept) == 0
+
+
+def test_dispatchers_share_the_last_kept_parts_so_that_their_last_batches_end_together() -> None:
+    from smscast.domain.clock import FixedClock
+    from smscast.services.dispatching import DispatchService
+
+    # The kept parts need neither the database nor prices: they are leased and charged already.
+    dispatch = DispatchService(None, FixedClock(T), None, ())  # type: ignore[arg-type]
+    dispatch.kept.put(_parts("a", 1200), T + timedelta(minutes=2))
+    sizes = []
+    while len(dispatch.kept):
+        sizes.append(len(dispatch.claim(500, share=2)))
+    # 500 while more than two full batches are left; then half of what is left, at least 50.
+    assert sizes == [500, 350, 175, 88, 50, 37]
+    dispatch.kept.put(_parts("b", 700), T + timedelta(minutes=2))
+    assert len(dispatch.claim(500)) == 500  # one dispatcher: whole batches

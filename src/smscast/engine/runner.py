@@ -204,7 +204,9 @@ class Engine:
         try:
             while not stop.is_set():
                 try:
-                    parts = await asyncio.to_thread(self.dispatch.claim, self.settings.batch)
+                    parts = await asyncio.to_thread(
+                        self.dispatch.claim, self.settings.batch, self.settings.dispatchers
+                    )
                     self.faults.succeeded(f"dispatcher {number} claim")
                 except Exception as exc:
                     self.faults.failure(f"dispatcher {number} claim", exc, FAILED_PAUSE_S)

@@ -40,6 +40,7 @@ RETRY_PAUSE = timedelta(seconds=5)
 
 
 BODIES_KEPT = 1000  # campaign texts a dispatcher keeps between claims
+MIN_SHARE = 50  # the fewest kept parts a dispatcher takes when it shares the last ones (`claim`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +85,15 @@ class DispatchService:
     def part_prices(self, now: datetime) -> PriceList:
         return self._prices(now)
 
-    def claim(self, limit: int) -> list[ClaimedPart]:
+    def claim(self, limit: int, share: int = 1) -> list[ClaimedPart]:
         """Lease up to ``limit`` due parts; expire, hold or charge them; return those to submit now. Parts
-        kept by this process's expansion come first: they are leased and charged already."""
+        kept by this process's expansion come first: they are leased and charged already. ``share``: how
+        many dispatchers take turns; when fewer than ``share × limit`` kept parts are left, each takes its
+        share of them, so that their last batches end together rather than one after the other."""
         now = self.clock.now()
+        left = len(self.kept)
+        if 0 < left < share * limit:
+            limit = max(MIN_SHARE, -(-left // share))
         kept, stale = self.kept.take(limit, now + self.settings.lease / 2)
         # Not taken within half their lease (a slow carrier): anyone's to claim now.
         self._release(stale)
