@@ -91,10 +91,10 @@ class DispatchService:
         many dispatchers take turns; when fewer than ``share × limit`` kept parts are left, each takes its
         share of them, so that their last batches end together rather than one after the other."""
         now = self.clock.now()
-        left = len(self.kept)
+        left, wanted = len(self.kept), limit
         if 0 < left < share * limit:
-            limit = max(MIN_SHARE, -(-left // share))
-        kept, stale = self.kept.take(limit, now + self.settings.lease / 2)
+            wanted = max(MIN_SHARE, -(-left // share))
+        kept, stale = self.kept.take(wanted, now + self.settings.lease / 2)
         # Not taken within half their lease (a slow carrier): anyone's to claim now.
         self._release(stale)
         if kept:
