@@ -219,3 +219,68 @@ def test_a_chunk_without_room_is_not_kept(keeping: tuple[Container, Tenant, Fixe
     _expand(container, tenant)
     assert sorted(_rows(container).values()) == [("Queued", None, 0)] * 6
     assert len(container.dispatch.claim(100)) == 6
+
+
+def _group(tenant: Tenant, name: str, numbers: list[str]) -> list[str]:
+    ids = []
+    for number in numbers:
+        contact = tenant.post("/contacts/my", json={"firstName": "Ann", "mobile": number})
+        assert contact.status_code == 200, contact.text
+        ids.append(contact.json()["id"])
+    assert tenant.post("/groups/my", json={"name": name}).status_code == 200
+    added = tenant.post(f"/groups/my/{name}/contacts", json=ids)
+    assert added.status_code == 200, added.text
+    return ids
+
+
+def test_group_members_parts_are_kept_priced_by_country_and_charged(
+    keeping: tuple[Container, Tenant, FixedClock],
+) -> None:
+    container, tenant, _ = keeping
+    cy = ["+35799123456", "+35799123457"]  # Cyprus: another country, another price
+    _group(tenant, "mixed", GR[:4] + cy)
+    _expand(container, tenant, to=[], groups=["mixed"])
+    prices = container.prices.price_list()
+    gr, cy_price = prices.part_price("GR"), prices.part_price("CY")
+    parts = container.dispatch.claim(100)
+    assert sorted((part.to, part.country, part.price) for part in parts) == sorted(
+        [(n, "GR", gr) for n in GR[:4]] + [(n, "CY", cy_price) for n in cy]
+    )
+    assert all(part.attempts == 1 and part.body == "Hi" and part.sender == "ACME" for part in parts)
+    rows = _rows(container)
+    assert {part.sms_id for part in parts} == set(rows)
+    assert sorted(rows.values()) == sorted([("leased", gr, 1)] * 4 + [("leased", cy_price, 1)] * 2)
+    assert _charges(container, tenant.account_id) == [gr * 4 + cy_price * 2]
+
+
+def test_group_members_blacklisted_or_already_recipients_are_not_kept(
+    keeping: tuple[Container, Tenant, FixedClock],
+) -> None:
+    container, tenant, _ = keeping
+    ids = _group(tenant, "club", GR[:5])
+    assert tenant.post("/contacts/my/blacklist/Sms", json=[ids[1]]).status_code == 200
+    _expand(container, tenant, to=[GR[0]], groups=["club"])  # GR[0] is a `to` recipient first
+    parts = container.dispatch.claim(100)
+    assert sorted(part.to for part in parts) == sorted([GR[0], GR[2], GR[3], GR[4]])
+    assert {part.sms_id for part in parts} == set(_rows(container))
+    price = _price(container)
+    assert sorted(_charges(container, tenant.account_id)) == sorted([price, price * 3])  # a chunk each
+
+
+def test_a_member_whose_contact_stores_no_country_is_sent_once_kept_or_claimed(
+    keeping: tuple[Container, Tenant, FixedClock],
+) -> None:
+    from smscast.db.schema import contacts
+
+    container, tenant, _ = keeping
+    ids = _group(tenant, "old", GR[:6])
+    with container.db.write() as conn:  # a contact stored before countries were
+        conn.execute(contacts.update().where(contacts.c.id == ids[2]).values(country=None))
+    _expand(container, tenant, to=[], groups=["old"])
+    kept = container.dispatch.claim(100)
+    claimed = container.dispatch.claim(100)  # PostgreSQL writes that member's part apart: not kept
+    assert sorted(part.to for part in kept + claimed) == GR[:6]
+    assert all(part.country == "GR" for part in kept + claimed)
+    price = _price(container)
+    assert sum(_charges(container, tenant.account_id)) == price * 6
+    assert container.dispatch.claim(100) == []

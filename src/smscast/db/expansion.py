@@ -28,12 +28,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+import orjson
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Dialect
 
 from smscast.db.contacts import ALL_GROUP_ID, NOT_LISTED_GROUP_ID
 from smscast.db.driver import is_postgres, listed
 from smscast.db.schema import blacklist, contacts, group_members, messages
+from smscast.db.types import Money
 from smscast.domain.numbers import region_of
 
 _REGION_OF = "smscast_region_of"
@@ -45,6 +48,35 @@ class Kept(NamedTuple):
 
     lease_until: datetime
     price: Decimal
+
+
+class KeptByCountry(NamedTuple):
+    """`Kept` for parts of several countries: each priced from ``tariff`` (ISO → part price), ``fallback``
+    for a country not in it."""
+
+    lease_until: datetime
+    tariff: Mapping[str, Decimal]
+    fallback: Decimal
+
+
+def kept_rows(
+    conn: Connection, prefix: str, first: int, count: int, lease_until: datetime
+) -> list[tuple[str, str, int, str, str, int]]:
+    """``(sms_id, message_id, part, to, country, price in micro-units)`` of the parts written kept under
+    ``lease_until`` among the ``count`` ids reserved from ``first``, in id order. On SQLite as one JSON row
+    (a row per step would hand the GIL over once per part)."""
+    low, high = f"{prefix}{first:08x}", f"{prefix}{first + count - 1:08x}"
+    m = messages.c
+    where = [m.sms_id >= low, m.sms_id <= high, m.lease_until == lease_until]
+    price = sa.type_coerce(m.price, sa.BigInteger())
+    columns = (m.sms_id, m.message_id, m.part, m.to, m.country, price)
+    if is_postgres(conn.dialect):
+        rows = conn.execute(sa.select(*columns).where(*where).order_by(m.sms_id)).all()
+        return [(str(a), str(b), int(c), str(d), str(e), int(f)) for a, b, c, d, e, f in rows]
+    ordered = sa.select(*columns).where(*where).order_by(m.sms_id).subquery()
+    packed = sa.func.json_group_array(sa.func.json_array(*ordered.c))
+    text = conn.execute(sa.select(packed)).scalar_one()
+    return [tuple(row) for row in orjson.loads(text)] if text else []
 
 
 def written_part_ids(conn: Connection, prefix: str, first: int, count: int) -> list[str]:
@@ -258,10 +290,17 @@ class GroupPartInserter(_PartInserter):
         return [(int(rn), str(mobile)) for rn, mobile in rows]
 
     def insert(
-        self, conn: Connection, after: str, upto: str | None, size: int, prefix: str, first: int
+        self,
+        conn: Connection,
+        after: str,
+        upto: str | None,
+        size: int,
+        prefix: str,
+        first: int,
+        kept: KeptByCountry | None = None,
     ) -> int:
         """Writes the parts of the chunk's recipients (on PostgreSQL those whose contact stores a country);
-        returns how many recipients."""
+        ``kept``: written kept. Returns how many recipients."""
         numbered, where = self._chunk(after, upto, size)
         source = numbered.join(contacts, contacts.c.id == numbered.c.contact_id)
         country: sa.ColumnElement[str] = contacts.c.country
@@ -272,7 +311,27 @@ class GroupPartInserter(_PartInserter):
             driver.create_function(_REGION_OF, 1, region_of, deterministic=True)
             country = sa.func.coalesce(contacts.c.country, getattr(sa.func, _REGION_OF)(contacts.c.mobile))
         values = {"to": contacts.c.mobile, "country": country}
-        return self._write(conn, source, numbered.c.rn, values, where, prefix, first)
+        if kept is not None:
+            values["lease_until"] = sa.literal(kept.lease_until, messages.c.lease_until.type)
+            values["attempts"] = sa.literal(1, messages.c.attempts.type)
+            values["price"] = self._price_of(country, kept)
+        durable = kept is not None
+        return self._write(conn, source, numbered.c.rn, values, where, prefix, first, durable=durable)
+
+    def _price_of(self, country: sa.ColumnElement[str], kept: KeptByCountry) -> sa.ColumnElement[Any]:
+        """The part price of ``country`` in micro-units (what `Money` stores), from ``kept``'s tariff given
+        as one JSON parameter."""
+        money = messages.c.price.type
+        assert isinstance(money, Money)
+        micros = {iso: money.process_bind_param(price, self._dialect) for iso, price in kept.tariff.items()}
+        tariff = sa.literal(orjson.dumps(micros).decode(), sa.Text())
+        fallback = sa.literal(money.process_bind_param(kept.fallback, self._dialect), sa.BigInteger())
+        found: sa.ColumnElement[Any]
+        if self._postgres:
+            found = sa.cast(sa.cast(tariff, postgresql.JSONB).op("->>")(country), sa.BigInteger())
+        else:
+            found = sa.func.json_extract(tariff, sa.literal('$."').concat(country).concat('"'))
+        return sa.func.coalesce(found, fallback)
 
     # --- the statement's parts ---------------------------------------------------------------------
 

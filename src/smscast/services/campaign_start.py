@@ -20,9 +20,8 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import orjson
 
@@ -30,12 +29,10 @@ from smscast.db.accounts import AccountRepository
 from smscast.db.campaigns import CampaignEngineRepository, CampaignRepository, CampaignRow
 from smscast.db.database import Database
 from smscast.db.expansion import DirectPartInserter, GroupPartInserter, part_ids
-from smscast.db.messages import CampaignPartWriter, NewPart, PartValues, insert_ignoring_duplicates
+from smscast.db.messages import CampaignPartWriter, PartValues
 from smscast.domain.campaigns import CampaignDefinition, CampaignState
 from smscast.domain.clock import Clock
-from smscast.domain.numbers import region_of, validate_numbers
-from smscast.domain.personalisation import compile_template
-from smscast.domain.segmentation import count_parts
+from smscast.domain.numbers import region_of
 from smscast.domain.statuses import MessageStatus
 from smscast.services.callbacks import CallbackPlanner
 from smscast.services.campaign_expansion import (
@@ -50,11 +47,11 @@ from smscast.services.campaign_expansion import (
     growing,
     shared_values,
 )
-from smscast.services.kept_parts import DirectKeeping, PartKeeper
+from smscast.services.kept_parts import DirectKeeping, GroupKeeping, PartKeeper
+from smscast.services.reminders import send_due_reminders
 
 log = logging.getLogger("smscast.campaigns")
 
-ID_NAMESPACE = uuid.UUID("6b3f4c2e-9f1d-4f57-9a53-2f6d1c0e8a11")
 #: At most this many recipients per write of ``to`` and ``contacts`` (one transaction each), and group
 #: members per ``INSERT … SELECT`` of the in-database expansion (docs/adr/0005): (PostgreSQL, SQLite).
 #: SQLite has one writer, which dispatchers wait for while a write lasts: its writes are kept to ~30 ms.
@@ -163,31 +160,9 @@ class CampaignStarter:
                 self.callbacks.campaign_changed(conn, tracking_id, now, state_changed=True)
 
     def send_due_reminders(self) -> int:
-        """Test SMS to the reminder numbers ``minutesBefore`` the scheduled send and ``minutesAfter`` it."""
-        now = self.clock.now()
-        sent = 0
-        with self.db.read() as conn:
-            rows = CampaignEngineRepository(conn).due_reminders(now)
-        for row in rows:
-            definition = CampaignDefinition.from_json(json.loads(row.started_definition or row.definition))
-            reminder = definition.reminder
-            if reminder is None or row.scheduled_date is None:
-                continue
-            moments = []
-            if reminder.minutes_before is not None:
-                moments.append(("before", row.scheduled_date - timedelta(minutes=reminder.minutes_before)))
-            if reminder.minutes_after is not None and row.state is not CampaignState.SCHEDULED:
-                moments.append(("after", row.scheduled_date + timedelta(minutes=reminder.minutes_after)))
-            for which, at in moments:
-                if at > now:
-                    continue
-                with self.db.write() as conn:
-                    if not CampaignEngineRepository(conn).mark_reminder(row.tracking_id, which, now):
-                        continue
-                    parts = self._reminder_parts(row, definition, which, now)
-                    insert_ignoring_duplicates(conn, parts)
-                    sent += 1
-        return sent
+        """Test SMS to the reminder numbers ``minutesBefore`` the scheduled send and ``minutesAfter`` it
+        (services/reminders.py)."""
+        return send_due_reminders(self.db, self.clock.now())
 
     # --- internals ---------------------------------------------------------------------------------
 
@@ -235,6 +210,11 @@ class CampaignStarter:
             if self.keeper is not None and texts.fixed is not None:
                 keeping = DirectKeeping(self.keeper, shared, texts.fixed, texts.fixed_parts, self.clock.now())
             count = self._write_direct(row, direct, ids, chunks, count, keeping)
+        group_keeping = None
+        if self.keeper is not None and texts.fixed is not None:
+            group_keeping = GroupKeeping(
+                self.keeper, shared, texts.fixed, texts.fixed_parts, self.clock.now()
+            )
         for group in recipients.groups(position):
             inserter = GroupPartInserter(
                 self.db.engine.dialect,
@@ -248,7 +228,7 @@ class CampaignStarter:
                 shared=shared,
             )
             count = self._write_in_database(
-                row.tracking_id, writer, inserter, ids, group, recipients, count, sizes
+                row, writer, inserter, ids, group, recipients, count, sizes, group_keeping
             )
         return count
 
@@ -336,7 +316,7 @@ class CampaignStarter:
 
     def _write_in_database(
         self,
-        tracking_id: str,
+        row: CampaignRow,
         writer: CampaignPartWriter,
         inserter: GroupPartInserter,
         ids: TimeOrderedIds,
@@ -344,19 +324,27 @@ class CampaignStarter:
         recipients: Recipients,
         count: int,
         sizes: Iterator[int],
+        keeping: GroupKeeping | None,
     ) -> int:
         """The parts of one group's members, written by the database a chunk at a time, each chunk in one
         transaction with its checkpoint (members without a stored country are placed here and written
-        through ``writer``, with the ids the database would have given them); returns the count so far."""
+        through ``writer``, with the ids the database would have given them; and, when ``keeping`` keeps
+        the chunk, the charge of the parts the database wrote); returns the count so far."""
         after = group.after
         while True:
             size = min(next(sizes), self.group_chunk)
+            now = self.clock.now()
+            if keeping is not None:
+                keeping.start_chunk(size, now)
             with self.db.write(background=True) as conn:
                 upto = inserter.chunk_end(conn, after, size)
                 parts = inserter.parts
                 prefix, first = ids.reserve(size * (parts + 1))
                 placed = inserter.without_country(conn, after, upto, size)
-                count += inserter.insert(conn, after, upto, size, prefix, first)
+                kept = keeping.kept_columns() if keeping is not None else None
+                count += inserter.insert(conn, after, upto, size, prefix, first, kept)
+                if keeping is not None:
+                    keeping.written(conn, prefix, first, size * (parts + 1))
                 rows: list[PartValues] = []
                 for rn, mobile in placed:
                     message_id, sms_ids = part_ids(prefix, first, rn, parts)
@@ -370,47 +358,14 @@ class CampaignStarter:
                     if upto is None
                     else Position(recipients.direct_count, group.index, upto)
                 )
+                if keeping is not None:
+                    keeping.charge(conn, row.account_id, row.tracking_id, now)
                 CampaignEngineRepository(conn).extend_lease(
-                    tracking_id, self.clock.now() + LEASE, done.checkpoint(count)
+                    row.tracking_id, self.clock.now() + LEASE, done.checkpoint(count)
                 )
+            if keeping is not None:
+                keeping.hand_over()
             self.on_parts_written()
             if upto is None:
                 return count
             after = upto
-
-    @staticmethod
-    def _reminder_parts(
-        row: CampaignRow, definition: CampaignDefinition, which: str, now: datetime
-    ) -> list[NewPart]:
-        assert definition.reminder is not None
-        text = compile_template(definition.body).render({}, definition.fallback_values)
-        parts = count_parts(text)
-        out = []
-        for number in validate_numbers(list(definition.reminder.to), "reminder.to"):
-            message_id = str(uuid.uuid5(ID_NAMESPACE, f"{row.tracking_id}/reminder-{which}/{number.e164}"))
-            for part in range(1, parts + 1):
-                out.append(
-                    NewPart(
-                        sms_id=str(uuid.uuid5(ID_NAMESPACE, f"{message_id}/{part}")),
-                        message_id=message_id,
-                        account_id=row.account_id,
-                        application_id=row.application_id,
-                        campaign_id=None,
-                        part=part,
-                        parts=parts,
-                        to=number.e164,
-                        sender=definition.sender,
-                        country=number.region,
-                        body=text,
-                        label="reminder",
-                        flash=definition.flash,
-                        groups=None,
-                        callback=None,
-                        status=MessageStatus.QUEUED.value,
-                        status_date=now,
-                        not_before=now,
-                        expires_at=None,
-                        created_at=now,
-                    )
-                )
-        return out

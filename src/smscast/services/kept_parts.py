@@ -28,8 +28,9 @@ from sqlalchemy.engine import Connection
 
 from smscast.db.accounts import AccountRepository
 from smscast.db.dispatch import ClaimedPart
-from smscast.db.expansion import Kept, release_kept, written_part_ids
-from smscast.domain.pricing import NoPrice, PriceList
+from smscast.db.expansion import Kept, KeptByCountry, kept_rows, release_kept, written_part_ids
+from smscast.db.types import MICROS
+from smscast.domain.pricing import FALLBACK_ISO, NoPrice, PriceList
 
 #: Part ids under one lease, with that lease's end.
 Leased = tuple[datetime, list[str]]
@@ -106,18 +107,12 @@ class PartKeeper(Protocol):
     def part_prices(self, now: datetime) -> PriceList: ...
 
 
-class DirectKeeping:
-    """The keeping of one expansion's ``to`` and ``contacts`` chunks (`DirectPartInserter`): decides per
-    chunk, writes the kept columns with the parts, charges the account in the chunk's transaction and, once
-    it has committed, hands the parts to `KeptParts`."""
+class _ChunkKeeping:
+    """What keeping the chunks of one expansion takes, whatever writes them: the campaign's values, the
+    chunk's lease when it is kept, its parts until it commits, their total price and the charge."""
 
     def __init__(
-        self,
-        keeper: PartKeeper,
-        shared: Mapping[str, Any],
-        body: str,
-        parts: int,
-        now: datetime,
+        self, keeper: PartKeeper, shared: Mapping[str, Any], body: str, parts: int, now: datetime
     ) -> None:
         self.keeper = keeper
         self.shared = shared
@@ -130,21 +125,74 @@ class DirectKeeping:
         self._ready: list[ClaimedPart] = []
         self._total = Decimal(0)
 
+    def _start(self, wanted: int, now: datetime) -> bool:
+        """A new chunk of at most ``wanted`` parts: keep it if there is room for all of them."""
+        self._lease_until, self._ready, self._total = None, [], Decimal(0)
+        if not self.enabled or wanted > self.keeper.kept.room():
+            return False
+        self._lease_until = now + self.keeper.lease
+        return True
+
+    def _keep(self, sms_id: str, message_id: str, part: int, to: str, country: str, price: Decimal) -> None:
+        shared = self.shared
+        self._ready.append(
+            ClaimedPart(
+                sms_id,
+                message_id,
+                shared["account_id"],
+                shared["campaign_id"],
+                part,
+                self.parts,
+                to,
+                shared["sender"],
+                country,
+                self.body,
+                shared["flash"],
+                False,  # quiet hours: such campaigns are not kept
+                None,  # campaign parts do not expire
+                shared["created_at"],
+                price,
+                1,
+                shared["callback"] is not None,
+            )
+        )
+
+    def charge(self, conn: Connection, account_id: str, campaign_id: str, now: datetime) -> bool:
+        """Debit the chunk's kept parts in the chunk's transaction. If the balance does not cover them they
+        are un-kept (lease and price cleared: the claim charges them part by part) and keeping stops for
+        the rest of this expansion. Returns whether the chunk stays kept."""
+        lease_until, total = self._lease_until, self._total
+        if lease_until is None:
+            return False
+        if total == 0 or AccountRepository(conn).charge_if_covered(account_id, total, now, campaign_id):
+            return True
+        release_kept(conn, [part.sms_id for part in self._ready], lease_until, unprice=True)
+        self._lease_until, self._ready, self.enabled = None, [], False
+        return False
+
+    def hand_over(self) -> None:
+        """The chunk committed: its kept parts are this process's dispatchers' to send."""
+        if self._lease_until is not None and self._ready:
+            self.keeper.kept.put(self._ready, self._lease_until)
+        self._lease_until, self._ready = None, []
+
+
+class DirectKeeping(_ChunkKeeping):
+    """The keeping of one expansion's ``to`` and ``contacts`` chunks (`DirectPartInserter`): decides per
+    chunk, writes the kept columns with the parts, charges the account in the chunk's transaction and, once
+    it has committed, hands the parts to `KeptParts`."""
+
     def start_chunk(self, by_region: Mapping[str, Sequence[str]], now: datetime) -> None:
         """Whether the chunk about to be written is kept: room for all of its parts, and a price for each of
         its countries."""
-        self._lease_until, self._ready, self._total = None, [], Decimal(0)
-        if not self.enabled:
-            return
         wanted = sum(len(numbers) for numbers in by_region.values()) * self.parts
-        if wanted > self.keeper.kept.room():
+        if not self._start(wanted, now):
             return
         try:
             for country in by_region:
                 self.prices.part_price(country)
         except NoPrice:
-            return
-        self._lease_until = now + self.keeper.lease
+            self._lease_until = None
 
     def kept_columns(self, country: str) -> Kept | None:
         """The kept columns of the chunk's statement for ``country``, or None (not kept)."""
@@ -206,21 +254,37 @@ class DirectKeeping:
                 )
         self._total += price * recipients * parts
 
-    def charge(self, conn: Connection, account_id: str, campaign_id: str, now: datetime) -> bool:
-        """Debit the chunk's kept parts in the chunk's transaction. If the balance does not cover them they
-        are un-kept (lease and price cleared: the claim charges them part by part) and keeping stops for
-        the rest of this expansion. Returns whether the chunk stays kept."""
-        lease_until, total = self._lease_until, self._total
-        if lease_until is None:
-            return False
-        if total == 0 or AccountRepository(conn).charge_if_covered(account_id, total, now, campaign_id):
-            return True
-        release_kept(conn, [part.sms_id for part in self._ready], lease_until, unprice=True)
-        self._lease_until, self._ready, self.enabled = None, [], False
-        return False
 
-    def hand_over(self) -> None:
-        """The chunk committed: its kept parts are this process's dispatchers' to send."""
-        if self._lease_until is not None and self._ready:
-            self.keeper.kept.put(self._ready, self._lease_until)
-        self._lease_until, self._ready = None, []
+class GroupKeeping(_ChunkKeeping):
+    """The keeping of one expansion's group chunks (`GroupPartInserter`): the database prices each part
+    by its country as it writes it, and the kept parts are read back (their numbers are the database's)."""
+
+    def start_chunk(self, size: int, now: datetime) -> None:
+        """Whether the chunk of at most ``size`` recipients about to be written is kept: room for all of its
+        parts, and a price for any country (the ``ZZ`` row)."""
+        if self._start(size * self.parts, now):
+            try:
+                self.prices.part_price(FALLBACK_ISO)
+            except NoPrice:
+                self._lease_until = None
+
+    def kept_columns(self) -> KeptByCountry | None:
+        """The kept columns of the chunk's statement, or None (not kept)."""
+        if self._lease_until is None:
+            return None
+        return KeptByCountry(self._lease_until, self.prices.per_part, self.prices.part_price(FALLBACK_ISO))
+
+    def written(self, conn: Connection, prefix: str, first: int, count: int) -> None:
+        """The chunk's statement wrote its kept parts among the ``count`` ids reserved from ``first``: read
+        them back and keep them."""
+        if self._lease_until is None:
+            return
+        prices: dict[int, Decimal] = {}
+        for sms_id, message_id, part, to, country, micros in kept_rows(
+            conn, prefix, first, count, self._lease_until
+        ):
+            price = prices.get(micros)
+            if price is None:
+                price = prices[micros] = Decimal(micros) / MICROS
+            self._keep(sms_id, message_id, part, to, country, price)
+            self._total += price

@@ -1,0 +1,83 @@
+"""Campaign reminders: a test SMS of the campaign's text to the reminder numbers ``minutesBefore`` the
+scheduled send and ``minutesAfter`` it, each sent once (`CampaignEngineRepository.mark_reminder`), with ids
+derived from the campaign, the moment and the number, so that a retried write cannot send it twice."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timedelta
+
+from smscast.db.campaigns import CampaignEngineRepository, CampaignRow
+from smscast.db.database import Database
+from smscast.db.messages import NewPart, insert_ignoring_duplicates
+from smscast.domain.campaigns import CampaignDefinition, CampaignState
+from smscast.domain.numbers import validate_numbers
+from smscast.domain.personalisation import compile_template
+from smscast.domain.segmentation import count_parts
+from smscast.domain.statuses import MessageStatus
+
+ID_NAMESPACE = uuid.UUID("6b3f4c2e-9f1d-4f57-9a53-2f6d1c0e8a11")
+
+
+def send_due_reminders(db: Database, now: datetime) -> int:
+    """Queue the reminders due at ``now``; returns how many."""
+    sent = 0
+    with db.read() as conn:
+        rows = CampaignEngineRepository(conn).due_reminders(now)
+    for row in rows:
+        definition = CampaignDefinition.from_json(json.loads(row.started_definition or row.definition))
+        reminder = definition.reminder
+        if reminder is None or row.scheduled_date is None:
+            continue
+        moments = []
+        if reminder.minutes_before is not None:
+            moments.append(("before", row.scheduled_date - timedelta(minutes=reminder.minutes_before)))
+        if reminder.minutes_after is not None and row.state is not CampaignState.SCHEDULED:
+            moments.append(("after", row.scheduled_date + timedelta(minutes=reminder.minutes_after)))
+        for which, at in moments:
+            if at > now:
+                continue
+            with db.write() as conn:
+                if not CampaignEngineRepository(conn).mark_reminder(row.tracking_id, which, now):
+                    continue
+                insert_ignoring_duplicates(conn, _reminder_parts(row, definition, which, now))
+                sent += 1
+    return sent
+
+
+def _reminder_parts(
+    row: CampaignRow, definition: CampaignDefinition, which: str, now: datetime
+) -> list[NewPart]:
+    assert definition.reminder is not None
+    text = compile_template(definition.body).render({}, definition.fallback_values)
+    parts = count_parts(text)
+    out = []
+    for number in validate_numbers(list(definition.reminder.to), "reminder.to"):
+        message_id = str(uuid.uuid5(ID_NAMESPACE, f"{row.tracking_id}/reminder-{which}/{number.e164}"))
+        for part in range(1, parts + 1):
+            out.append(
+                NewPart(
+                    sms_id=str(uuid.uuid5(ID_NAMESPACE, f"{message_id}/{part}")),
+                    message_id=message_id,
+                    account_id=row.account_id,
+                    application_id=row.application_id,
+                    campaign_id=None,
+                    part=part,
+                    parts=parts,
+                    to=number.e164,
+                    sender=definition.sender,
+                    country=number.region,
+                    body=text,
+                    label="reminder",
+                    flash=definition.flash,
+                    groups=None,
+                    callback=None,
+                    status=MessageStatus.QUEUED.value,
+                    status_date=now,
+                    not_before=now,
+                    expires_at=None,
+                    created_at=now,
+                )
+            )
+    return out
