@@ -34,7 +34,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Dialect
 
 from smscast.db.contacts import ALL_GROUP_ID, NOT_LISTED_GROUP_ID
-from smscast.db.driver import is_postgres, listed
+from smscast.db.driver import binder, driver_cursor, is_postgres, listed
 from smscast.db.schema import blacklist, contacts, group_members, messages
 from smscast.db.types import Money
 from smscast.domain.numbers import region_of
@@ -71,8 +71,15 @@ def kept_rows(
     price = sa.type_coerce(m.price, sa.BigInteger())
     columns = (m.sms_id, m.message_id, m.part, m.to, m.country, price)
     if is_postgres(conn.dialect):
-        rows = conn.execute(sa.select(*columns).where(*where).order_by(m.sms_id)).all()
-        return [(str(a), str(b), int(c), str(d), str(e), int(f)) for a, b, c, d, e, f in rows]
+        # The driver's own cursor: plain tuples, ids as text (`database.py`), ~1 µs a row less.
+        with driver_cursor(conn) as cursor:
+            cursor.execute(
+                'SELECT sms_id, message_id, part, "to", country, price FROM messages'
+                " WHERE sms_id BETWEEN %s::uuid AND %s::uuid AND lease_until = %s ORDER BY sms_id",
+                (low, high, binder(conn.dialect, "messages", "lease_until")(lease_until)),
+            )
+            rows: list[tuple[str, str, int, str, str, int]] = cursor.fetchall()
+        return rows
     ordered = sa.select(*columns).where(*where).order_by(m.sms_id).subquery()
     packed = sa.func.json_group_array(sa.func.json_array(*ordered.c))
     text = conn.execute(sa.select(packed)).scalar_one()
