@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
@@ -133,29 +133,38 @@ class _ChunkKeeping:
         self._lease_until = now + self.keeper.lease
         return True
 
-    def _keep(self, sms_id: str, message_id: str, part: int, to: str, country: str, price: Decimal) -> None:
-        shared = self.shared
-        self._ready.append(
-            ClaimedPart(
-                sms_id,
-                message_id,
-                shared["account_id"],
-                shared["campaign_id"],
-                part,
-                self.parts,
-                to,
-                shared["sender"],
-                country,
-                self.body,
-                shared["flash"],
-                False,  # quiet hours: such campaigns are not kept
-                None,  # campaign parts do not expire
-                shared["created_at"],
-                price,
-                1,
-                shared["callback"] is not None,
-            )
+    def _keep(self, rows: Iterable[tuple[str, str, int, str, str, Decimal]]) -> None:
+        """Keep the parts ``(sms_id, message_id, part, to, country, price)``: one loop with the campaign's
+        values in locals, ~1 µs a part (20,000 of them a second and more)."""
+        shared, parts, body, append = self.shared, self.parts, self.body, self._ready.append
+        account_id, campaign_id, sender = shared["account_id"], shared["campaign_id"], shared["sender"]
+        flash, created_at, has_callback = (
+            shared["flash"],
+            shared["created_at"],
+            shared["callback"] is not None,
         )
+        for sms_id, message_id, part, to, country, price in rows:
+            append(
+                ClaimedPart(
+                    sms_id,
+                    message_id,
+                    account_id,
+                    campaign_id,
+                    part,
+                    parts,
+                    to,
+                    sender,
+                    country,
+                    body,
+                    flash,
+                    False,  # quiet hours: such campaigns are not kept
+                    None,  # campaign parts do not expire
+                    created_at,
+                    price,
+                    1,
+                    has_callback,
+                )
+            )
 
     def charge(self, conn: Connection, account_id: str, campaign_id: str, now: datetime) -> bool:
         """Debit the chunk's kept parts in the chunk's transaction. If the balance does not cover them they
@@ -220,38 +229,12 @@ class DirectKeeping(_ChunkKeeping):
         present: set[str] | None = None
         if recipients < len(numbers):  # which: their first part's row is there
             present = set(written_part_ids(conn, prefix, first, len(numbers) * step))
-        shared = self.shared
-        account_id, campaign_id, sender = shared["account_id"], shared["campaign_id"], shared["sender"]
-        flash, created_at = shared["flash"], shared["created_at"]
-        has_callback, body, append = shared["callback"] is not None, self.body, self._ready.append
-        # A loop with every shared value in a local: ~1 µs per part, 20,000 of them per second and more.
-        for i, number in enumerate(numbers):
-            base = first + i * step
-            if present is not None and f"{prefix}{base + 1:08x}" not in present:
-                continue
-            message_id = f"{prefix}{base:08x}"
-            for part in range(1, step):
-                append(
-                    ClaimedPart(
-                        f"{prefix}{base + part:08x}",
-                        message_id,
-                        account_id,
-                        campaign_id,
-                        part,
-                        parts,
-                        number,
-                        sender,
-                        country,
-                        body,
-                        flash,
-                        False,  # quiet hours: such campaigns are not kept
-                        None,  # campaign parts do not expire
-                        created_at,
-                        price,
-                        1,
-                        has_callback,
-                    )
-                )
+        self._keep(
+            (f"{prefix}{base + part:08x}", f"{prefix}{base:08x}", part, number, country, price)
+            for base, number in zip(range(first, first + len(numbers) * step, step), numbers, strict=True)
+            if present is None or f"{prefix}{base + 1:08x}" in present
+            for part in range(1, step)
+        )
         self._total += price * recipients * parts
 
 
@@ -279,12 +262,10 @@ class GroupKeeping(_ChunkKeeping):
         them back and keep them."""
         if self._lease_until is None:
             return
-        prices: dict[int, Decimal] = {}
-        for sms_id, message_id, part, to, country, micros in kept_rows(
-            conn, prefix, first, count, self._lease_until
-        ):
-            price = prices.get(micros)
-            if price is None:
-                price = prices[micros] = Decimal(micros) / MICROS
-            self._keep(sms_id, message_id, part, to, country, price)
-            self._total += price
+        rows = kept_rows(conn, prefix, first, count, self._lease_until)
+        prices = {micros: Decimal(micros) / MICROS for micros in {row[5] for row in rows}}
+        self._keep(
+            (sms_id, message_id, part, to, country, prices[micros])
+            for sms_id, message_id, part, to, country, micros in rows
+        )
+        self._total += sum((prices[row[5]] for row in rows), Decimal(0))
