@@ -16,9 +16,11 @@ the caller to place and write with the same ids.
 
 ``DirectPartInserter`` does the same for a list of numbers (the campaign's ``to`` and ``contacts``, already
 validated and de-duplicated by the caller), all of one country: the numbers are one JSON parameter
-(``driver.listed``) and the number at index ``i`` is numbered ``i + 1``. It can write them *kept*
-(``Kept``): leased to the writing process and priced, as a claim leaves them (services/kept_parts.py,
-docs/adr/0009); ``written_part_ids`` and ``release_kept`` serve that.
+(``driver.listed``) and the number at index ``i`` is numbered ``i + 1``.
+
+Both can write their parts *kept*: leased to the writing process and priced, as a claim leaves them
+(services/kept_parts.py, docs/adr/0009), at one price (``Kept``, one country) or at each part's country's
+(``KeptByCountry``, from a tariff); ``written_part_ids``, ``kept_rows`` and ``release_kept`` serve that.
 """
 
 from __future__ import annotations
