@@ -284,3 +284,31 @@ def test_a_member_whose_contact_stores_no_country_is_sent_once_kept_or_claimed(
     price = _price(container)
     assert sum(_charges(container, tenant.account_id)) == price * 6
     assert container.dispatch.claim(100) == []
+
+
+def test_personalised_parts_are_kept_each_with_its_own_text(
+    keeping: tuple[Container, Tenant, FixedClock],
+) -> None:
+    container, tenant, _ = keeping
+    long_name = "Maximilian" * 17  # makes that recipient's text two parts long
+    for number, name in ((GR[0], "Nick"), (GR[1], long_name)):
+        made = tenant.post("/contacts/my", json={"firstName": name, "mobile": number})
+        assert made.status_code == 200, made.text
+    blocked = tenant.post("/contacts/my", json={"firstName": "Zoe", "mobile": GR[2]})
+    assert tenant.post("/contacts/my/blacklist/Sms", json=[blocked.json()["id"]]).status_code == 200
+    _expand(container, tenant, body="Hi [~firstName]", to=GR[:4], fallbackValues={"firstName": "you"})
+    parts = container.dispatch.claim(100)
+    texts = {(part.to, part.part, part.parts): part.body for part in parts}
+    assert texts == {
+        (GR[0], 1, 1): "Hi Nick",
+        (GR[1], 1, 2): f"Hi {long_name}",
+        (GR[1], 2, 2): f"Hi {long_name}",
+        (GR[3], 1, 1): "Hi you",
+    }
+    assert {part.sms_id for part in parts} == set(_rows(container))
+    price = _price(container)
+    assert all(part.price == price and part.attempts == 1 for part in parts)
+    assert sorted(_rows(container).values()) == [("leased", price, 1)] * 4
+    assert _charges(container, tenant.account_id) == [price * 4]
+    payloads = [outbound(part).payload for part in parts if part.to == GR[1]]
+    assert len(payloads) == 2 and payloads[0] != payloads[1]

@@ -149,6 +149,7 @@ class CampaignPartWriter:
         unknown = set(shared) - set(messages.c.keys()) | set(shared) & set(PART_COLUMNS)
         if unknown:
             raise ValueError(f"not shared columns of messages: {sorted(unknown)}")
+        self.shared = dict(shared)
         values: list[Any] = []
         for name, value in shared.items():
             process = messages.c[name].type.dialect_impl(dialect).bind_processor(dialect)
@@ -164,7 +165,9 @@ class CampaignPartWriter:
         markers = ", ".join([marker] * (len(PART_COLUMNS) + len(shared)))
         self._sql = f"INSERT INTO messages ({names}) VALUES ({markers})"
 
-    def insert(self, conn: Connection, rows: Sequence[PartValues]) -> None:
+    def insert(self, conn: Connection, rows: Sequence[PartValues], *, durable: bool = False) -> None:
+        """Insert ``rows``; ``durable``: on PostgreSQL the transaction's commit waits for the WAL flush
+        (parts written kept may be sent at once: services/kept_parts.py)."""
         if not rows:
             return
         if self._copy is None:
@@ -178,9 +181,10 @@ class CampaignPartWriter:
             for sms_id, message_id, part, parts, to, country, body, groups in rows
         )
         with driver_cursor(conn) as cursor:  # psycopg's, in this transaction
-            # The expansion commits each batch with its checkpoint: a batch lost to a server crash is
-            # written again on resume, so its commit need not wait for the WAL flush.
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+            if not durable:
+                # The expansion commits each batch with its checkpoint: a batch lost to a server crash is
+                # written again on resume, so its commit need not wait for the WAL flush.
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
             with cursor.copy(self._copy) as copy:
                 copy.write(text)
 

@@ -47,7 +47,7 @@ from smscast.services.campaign_expansion import (
     growing,
     shared_values,
 )
-from smscast.services.kept_parts import DirectKeeping, GroupKeeping, PartKeeper
+from smscast.services.kept_parts import DirectKeeping, GroupKeeping, PartKeeper, RowKeeping
 from smscast.services.reminders import send_due_reminders
 
 log = logging.getLogger("smscast.campaigns")
@@ -193,7 +193,10 @@ class CampaignStarter:
             batches = itertools.chain(
                 batches, recipients.group_batches(position, with_labels=texts.fixed is None)
             )
-            return self._write_from_python(row.tracking_id, writer, texts, ids, batches, count)
+            rows_kept = None
+            if self.keeper is not None:
+                rows_kept = RowKeeping(self.keeper, shared, texts.fixed or "", 0, self.clock.now())
+            return self._write_from_python(row, writer, texts, ids, batches, count, rows_kept)
         # The body is not personalised: the database writes the parts (docs/adr/0005), a chunk per
         # transaction, the chunks growing from a small first one (``growing``).
         sizes = growing(self.first_chunk)
@@ -268,15 +271,17 @@ class CampaignStarter:
 
     def _write_from_python(
         self,
-        tracking_id: str,
+        row: CampaignRow,
         writer: CampaignPartWriter,
         texts: PartTexts,
         ids: TimeOrderedIds,
         batches: Iterator[tuple[list[Recipient], Position]],
         count: int,
+        keeping: RowKeeping | None,
     ) -> int:
         """Builds the rows of ``batches`` in Python and writes them one batch behind (``WritePipeline``),
-        each write with the checkpoint after it; returns the count of recipients so far."""
+        each write with the checkpoint after it (and, when ``keeping`` keeps it, the charge of its parts);
+        returns the count of recipients so far."""
         group_json: dict[str | None, str | None] = {None: None}
         limits = (min(n, self.write_batch) for n in growing(self.first_chunk))
         limit = next(limits)
@@ -295,11 +300,11 @@ class CampaignStarter:
                     for part in range(1, parts + 1):
                         pending.append((ids.take(), message_id, part, parts, number, region, text, groups))
                 if len(pending) >= limit:
-                    flushes.submit(self._flush, tracking_id, writer, pending, position.checkpoint(count))
+                    flushes.submit(self._flush, row, writer, pending, position.checkpoint(count), keeping)
                     pending = []
                     limit = next(limits)
             if position is not None:
-                flushes.submit(self._flush, tracking_id, writer, pending, position.checkpoint(count))
+                flushes.submit(self._flush, row, writer, pending, position.checkpoint(count), keeping)
             flushes.finish()
         except BaseException:
             flushes.abandon()  # no write may land after the caller marks the campaign Failed
@@ -307,11 +312,27 @@ class CampaignStarter:
         return count
 
     def _flush(
-        self, tracking_id: str, writer: CampaignPartWriter, rows: list[PartValues], checkpoint: str
+        self,
+        row: CampaignRow,
+        writer: CampaignPartWriter,
+        rows: list[PartValues],
+        checkpoint: str,
+        keeping: RowKeeping | None,
     ) -> None:
+        now = self.clock.now()
+        kept = keeping is not None and keeping.start_chunk(rows, now)
         with self.db.write(background=True) as conn:
-            writer.insert(conn, rows)
-            CampaignEngineRepository(conn).extend_lease(tracking_id, self.clock.now() + LEASE, checkpoint)
+            if keeping is not None and kept:
+                for columns, country_rows in keeping.by_country(rows):
+                    CampaignPartWriter(conn.dialect, {**writer.shared, **columns}).insert(
+                        conn, country_rows, durable=True
+                    )
+                keeping.charge(conn, row.account_id, row.tracking_id, now)
+            else:
+                writer.insert(conn, rows)
+            CampaignEngineRepository(conn).extend_lease(row.tracking_id, self.clock.now() + LEASE, checkpoint)
+        if keeping is not None:
+            keeping.hand_over()
         self.on_parts_written()
 
     def _write_in_database(
