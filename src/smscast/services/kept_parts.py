@@ -3,10 +3,11 @@
 A campaign's expansion writes its parts; a dispatcher then claims them: a lease on each row, a price and a
 charge, and the row read back. When the expansion runs in a process that runs dispatchers too, that round
 is wasted work: the expansion knows every part it writes. So, up to `KeptParts.limit` parts at a time, it
-writes the chunks the database builds (``to`` and ``contacts``, `DirectKeeping`; group members,
-`GroupKeeping`) *kept*: already leased to this process (``lease_until``, ``attempts`` 1) and priced, the
-account charged in the same transaction, exactly what a claim would have left. The parts go straight into
-this process's `KeptParts`, which a dispatcher's `claim` empties before it asks the database.
+writes its chunks (``to`` and ``contacts``, `DirectKeeping`; group members, `GroupKeeping`; rows built in
+Python for a personalised body, `RowKeeping`) *kept*: already leased to this process (``lease_until``,
+``attempts`` 1) and priced, the account charged in the same transaction, exactly what a claim would have
+left. The parts go straight into this process's `KeptParts`, which a dispatcher's `claim` empties before it
+asks the database.
 
 Nothing else changes: a kept part is a claimed part. If the process dies, its kept parts are due again
 when their lease ends and are never charged twice (their price is set). A kept part not taken within half
