@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from smscast.carriers.base import Carrier
-from smscast.carriers.factory import carrier_from_url
+from smscast.carriers.factory import carrier_from_url, carrier_rate
 from smscast.db.database import Database
 from smscast.db.migrate import upgrade
 from smscast.domain.clock import Clock, SystemClock
@@ -112,8 +112,11 @@ def build_engine(container: Container, carrier: Carrier | None = None) -> Engine
     container.campaigns.on_queued = engine.scheduler_nudge.notify
     container.messages.on_queued = engine.dispatch_nudge.notify
     container.starter.on_parts_written = engine.dispatch_nudge.notify
-    # This process's expansion writes parts kept for its dispatchers (services/kept_parts.py).
+    # This process's expansion writes parts kept for its dispatchers (services/kept_parts.py), at most what
+    # they send in a couple of seconds: at the carrier's tps, when it has one.
     container.starter.keeper = container.dispatch
+    if carrier is None:
+        container.dispatch.kept.rate = carrier_rate(container.settings.carrier_url)
     return engine
 
 

@@ -7,6 +7,8 @@ import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 from smscast.db.dispatch import ClaimedPart
 from smscast.services.kept_parts import KeptParts
 
@@ -110,3 +112,39 @@ def test_dispatchers_share_the_last_kept_parts_so_that_their_last_batches_end_to
     assert sizes == [500, 350, 175, 88, 50, 37]
     dispatch.kept.put(_parts("b", 700), T + timedelta(minutes=2))
     assert len(dispatch.claim(500)) == 500  # one dispatcher: whole batches
+
+
+def test_a_carrier_with_a_rate_gets_what_it_sends_in_two_seconds_the_newest_rest_handed_back() -> None:
+    kept = KeptParts(limit=10_000, rate=100)  # a 100 msg/s carrier: 200 parts in two seconds
+    assert kept.room() == 200
+    kept.put(_parts("a", 150), T + timedelta(minutes=2))
+    kept.put(_parts("b", 150), T + timedelta(minutes=2))  # more than the room (the caller checks it)
+    assert kept.room() == 0
+    taken, released = kept.take(50, T)
+    assert _ids(taken) == [f"a{i}" for i in range(50)]
+    # 250 left, 200 allowed: the newest 50 are released for other workers to claim.
+    assert released == [(T + timedelta(minutes=2), [f"b{i}" for i in range(100, 150)])]
+    assert len(kept) == 200
+
+
+def test_without_a_rate_the_rate_taken_lately_caps_the_kept_parts(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [100.0]
+    monkeypatch.setattr("smscast.services.kept_parts.time.monotonic", lambda: clock[0])
+    kept = KeptParts(limit=20_000)
+    kept.put(_parts("a", 5000), T + timedelta(minutes=2))
+    assert kept.room() == 15_000  # nothing observed yet: the limit alone
+    assert kept.take(500, T)[1] == []
+    clock[0] += 1.0
+    taken, released = kept.take(500, T)  # 1,000 parts in one second: 2,000 in two
+    assert len(taken) == 500
+    assert sum(len(ids) for _, ids in released) == 2000 and released[0][1][-1] == "a4999"
+    assert len(kept) == 2000 and kept.room() == 0
+    clock[0] += 10.0  # nothing taken for a while: nothing observed, the limit alone again
+    assert kept.room() == 18_000
+    clock[0] += 0.5
+    kept.take(1000, T)  # 1,000 parts in 0.5 s ...
+    clock[0] += 0.6
+    assert len(kept.take(1000, T)[0]) == 1000  # ... and the last 1,000: none left, nothing remembered
+    kept.put(_parts("b", 5000), T + timedelta(minutes=2))
+    clock[0] += 0.1
+    assert kept.take(500, T)[1] == [] and kept.room() == 15_500

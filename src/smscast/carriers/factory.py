@@ -25,3 +25,12 @@ def carrier_from_url(url: str) -> Carrier:
 
         return ProcessCarrier(url)
     raise ValueError(f"unknown carrier URL scheme: {scheme!r}")
+
+
+def carrier_rate(url: str) -> float | None:
+    """The most messages per second the carrier of ``url`` takes (an SMPP ``tps``), or None: no limit."""
+    parts = urlsplit(url)
+    if parts.scheme != "smpp":
+        return None
+    tps = float(parse_qs(parts.query).get("tps", ["0"])[0])
+    return tps if tps > 0 else None

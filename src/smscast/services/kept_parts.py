@@ -19,6 +19,7 @@ the balance does not cover (its parts are claimed, and those the balance cannot 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -38,24 +39,51 @@ from smscast.domain.pricing import FALLBACK_ISO, NoPrice, PriceList
 Leased = tuple[datetime, list[str]]
 #: At most this many kept parts wait in a process (~20,000 parts: about a second of a fast SMSC's work).
 KEPT_LIMIT = 20_000
+#: And at most what this process sends in this long: in a fleet the other workers claim the rest, so a
+#: slow carrier (a ``tps``, a small window) does not leave them idle while one worker sends a campaign.
+HORIZON_S = 2.0
+#: How the process's sending rate is observed, without a ``tps``: the parts taken over at least the first
+#: and at most the second of these many seconds.
+RATE_SPAN_S = (1.0, 5.0)
 
 
 class KeptParts:
     """Kept parts waiting for a dispatcher of this process, in the order written, with the lease they were
-    written under. Thread-safe: the expansion puts from its thread, dispatchers take from theirs."""
+    written under. Thread-safe: the expansion puts from its thread, dispatchers take from theirs.
 
-    def __init__(self, limit: int = KEPT_LIMIT) -> None:
+    At most `limit` parts, and at most what the process sends in `HORIZON_S`: at ``rate`` (its carrier's
+    ``tps``) when it has one, else at the rate its dispatchers have been taking parts since kept parts
+    last ran out (once observed for a second). Parts kept beyond that are handed back by `take` for
+    release (the newest first)."""
+
+    def __init__(self, limit: int = KEPT_LIMIT, rate: float | None = None) -> None:
         self.limit = limit
+        self.rate = rate
         self._lock = threading.Lock()
         self._batches: deque[tuple[datetime, list[ClaimedPart]]] = deque()  # (lease until, parts)
         self._count = 0
+        self._takes: deque[tuple[float, int]] = deque()  # (monotonic time, parts taken)
 
     def __len__(self) -> int:
         return self._count
 
     def room(self) -> int:
         """How many more parts may be kept now."""
-        return max(0, self.limit - self._count)
+        with self._lock:
+            return max(0, self._allowed(time.monotonic()) - self._count)
+
+    def _allowed(self, now: float) -> int:
+        rate = self.rate if self.rate is not None else self._observed(now)
+        return self.limit if rate is None else min(self.limit, int(rate * HORIZON_S))
+
+    def _observed(self, now: float) -> float | None:
+        """Parts taken per second lately, once there is a second of history to tell."""
+        takes, (least, most) = self._takes, RATE_SPAN_S
+        while takes and takes[0][0] < now - most:
+            takes.popleft()
+        if not takes or now - takes[0][0] < least:
+            return None
+        return sum(count for _, count in takes) / (now - takes[0][0])
 
     def put(self, parts: list[ClaimedPart], lease_until: datetime) -> None:
         if parts:
@@ -64,8 +92,9 @@ class KeptParts:
                 self._count += len(parts)
 
     def take(self, limit: int, fresh_after: datetime) -> tuple[list[ClaimedPart], list[Leased]]:
-        """Up to ``limit`` parts whose lease ends after ``fresh_after``, and the ids of every part met on
-        the way whose lease ends sooner (stale: for the caller to release), by lease."""
+        """Up to ``limit`` parts whose lease ends after ``fresh_after``; and the ids, by lease, of the parts
+        to release: those met on the way whose lease ends sooner (stale), and the newest beyond what the
+        process sends in `HORIZON_S`."""
         taken: list[ClaimedPart] = []
         stale: list[Leased] = []
         with self._lock:
@@ -85,6 +114,22 @@ class KeptParts:
                     taken.extend(parts[:wanted])
                     batches[0] = (lease_until, parts[wanted:])
             self._count -= len(taken)
+            now = time.monotonic()
+            if not self._count:  # none left: the next ones are sent at whatever rate they find
+                self._takes.clear()
+            elif taken:
+                self._takes.append((now, len(taken)))
+            excess = self._count - self._allowed(now)
+            while excess > 0 and batches:
+                lease_until, parts = batches[-1]
+                cut = min(excess, len(parts))
+                stale.append((lease_until, [part.sms_id for part in parts[-cut:]]))
+                if cut == len(parts):
+                    batches.pop()
+                else:
+                    batches[-1] = (lease_until, parts[:-cut])
+                self._count -= cut
+                excess -= cut
         return taken, stale
 
     def drain(self) -> list[Leased]:
