@@ -25,7 +25,7 @@ Both can write their parts *kept*: leased to the writing process and priced, as 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -67,11 +67,7 @@ def kept_rows(
     """``(sms_id, message_id, part, to, country, price in micro-units)`` of the parts written kept under
     ``lease_until`` among the ``count`` ids reserved from ``first``, in id order. On SQLite as one JSON row
     (a row per step would hand the GIL over once per part)."""
-    low, high = f"{prefix}{first:08x}", f"{prefix}{first + count - 1:08x}"
-    m = messages.c
-    where = [m.sms_id >= low, m.sms_id <= high, m.lease_until == lease_until]
-    price = sa.type_coerce(m.price, sa.BigInteger())
-    columns = (m.sms_id, m.message_id, m.part, m.to, m.country, price)
+    low, high = _reserved(prefix, first, count)
     if is_postgres(conn.dialect):
         # The driver's own cursor: plain tuples, ids as text (`database.py`), ~1 µs a row less.
         with driver_cursor(conn) as cursor:
@@ -82,6 +78,9 @@ def kept_rows(
             )
             rows: list[tuple[str, str, int, str, str, int]] = cursor.fetchall()
         return rows
+    m = messages.c
+    columns = (m.sms_id, m.message_id, m.part, m.to, m.country, sa.type_coerce(m.price, sa.BigInteger()))
+    where = [m.sms_id >= low, m.sms_id <= high, m.lease_until == lease_until]
     ordered = sa.select(*columns).where(*where).order_by(m.sms_id).subquery()
     packed = sa.func.json_group_array(sa.func.json_array(*ordered.c))
     text = conn.execute(sa.select(packed)).scalar_one()
@@ -90,7 +89,7 @@ def kept_rows(
 
 def written_part_ids(conn: Connection, prefix: str, first: int, count: int) -> list[str]:
     """The ids among the ``count`` reserved from ``first`` (``prefix`` + 8 hex digits) that have a row."""
-    low, high = f"{prefix}{first:08x}", f"{prefix}{first + count - 1:08x}"
+    low, high = _reserved(prefix, first, count)
     query = sa.select(messages.c.sms_id).where(messages.c.sms_id >= low, messages.c.sms_id <= high)
     return [str(sms_id) for sms_id in conn.execute(query).scalars()]
 
@@ -109,6 +108,26 @@ def release_kept(conn: Connection, sms_ids: Sequence[str], lease_until: datetime
         messages.update()
         .where(messages.c.sms_id.in_(ids), messages.c.lease_until == lease_until)
         .values(**values)
+    )
+
+
+def _reserved(prefix: str, first: int, count: int) -> tuple[str, str]:
+    """The first and the last of the ``count`` ids reserved from ``first``."""
+    return f"{prefix}{first:08x}", f"{prefix}{first + count - 1:08x}"
+
+
+def numbered_parts(
+    prefix: str, first: int, numbers: Sequence[str], parts: int, present: Container[str] | None = None
+) -> Iterator[tuple[str, str, int, str]]:
+    """``(sms_id, message_id, part, number)`` of every part of ``numbers``, the number at index ``i``
+    numbered ``i + 1`` (`part_ids` for a whole chunk, in one loop: ~0.4 µs a part where a call per number
+    costs ~1.1); ``present``: only the numbers whose first part's id is in it."""
+    step = parts + 1
+    return (
+        (f"{prefix}{base + part:08x}", f"{prefix}{base:08x}", part, number)
+        for base, number in zip(range(first, first + len(numbers) * step, step), numbers, strict=True)
+        if present is None or f"{prefix}{base + 1:08x}" in present
+        for part in range(1, step)
     )
 
 

@@ -149,7 +149,6 @@ class CampaignPartWriter:
         unknown = set(shared) - set(messages.c.keys()) | set(shared) & set(PART_COLUMNS)
         if unknown:
             raise ValueError(f"not shared columns of messages: {sorted(unknown)}")
-        self.shared = dict(shared)
         values: list[Any] = []
         for name, value in shared.items():
             process = messages.c[name].type.dialect_impl(dialect).bind_processor(dialect)

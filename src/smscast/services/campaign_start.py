@@ -87,8 +87,8 @@ class CampaignStarter:
         self.callbacks = callbacks or CallbackPlanner()
         # Called after each committed batch of parts: wakes this process's dispatchers (engine/nudge.py).
         self.on_parts_written: Callable[[], None] = lambda: None
-        # The dispatchers of this process, when it runs them: parts of ``to`` and ``contacts`` are written
-        # kept for them (services/kept_parts.py).
+        # The dispatchers of this process, when it runs them: the parts it writes are kept for them
+        # (services/kept_parts.py).
         self.keeper: PartKeeper | None = None
 
     def start_due(self) -> int:
@@ -323,10 +323,8 @@ class CampaignStarter:
         kept = keeping is not None and keeping.start_chunk(rows, now)
         with self.db.write(background=True) as conn:
             if keeping is not None and kept:
-                for columns, country_rows in keeping.by_country(rows):
-                    CampaignPartWriter(conn.dialect, {**writer.shared, **columns}).insert(
-                        conn, country_rows, durable=True
-                    )
+                for shared, country_rows in keeping.by_country(rows):
+                    CampaignPartWriter(conn.dialect, shared).insert(conn, country_rows, durable=True)
                 keeping.charge(conn, row.account_id, row.tracking_id, now)
             else:
                 writer.insert(conn, rows)

@@ -30,7 +30,14 @@ from sqlalchemy.engine import Connection
 
 from smscast.db.accounts import AccountRepository
 from smscast.db.dispatch import ClaimedPart
-from smscast.db.expansion import Kept, KeptByCountry, kept_rows, release_kept, written_part_ids
+from smscast.db.expansion import (
+    Kept,
+    KeptByCountry,
+    kept_rows,
+    numbered_parts,
+    release_kept,
+    written_part_ids,
+)
 from smscast.db.messages import PartValues
 from smscast.db.types import MICROS
 from smscast.domain.pricing import FALLBACK_ISO, NoPrice, PriceList
@@ -172,10 +179,16 @@ class _ChunkKeeping:
         self._ready: list[ClaimedPart] = []
         self._total = Decimal(0)
 
-    def _start(self, wanted: int, now: datetime) -> bool:
-        """A new chunk of at most ``wanted`` parts: keep it if there is room for all of them."""
+    def _start(self, wanted: int, countries: Iterable[str], now: datetime) -> bool:
+        """A new chunk of at most ``wanted`` parts to ``countries``: keep it if there is room for all of them
+        and each country has a price (else the claim raises `NoPrice`, as for any part)."""
         self._lease_until, self._ready, self._total = None, [], Decimal(0)
         if not self.enabled or wanted > self.keeper.kept.room():
+            return False
+        try:
+            for country in countries:
+                self.prices.part_price(country)
+        except NoPrice:
             return False
         self._lease_until = now + self.keeper.lease
         return True
@@ -238,17 +251,11 @@ class DirectKeeping(_ChunkKeeping):
     chunk, writes the kept columns with the parts, charges the account in the chunk's transaction and, once
     it has committed, hands the parts to `KeptParts`."""
 
-    def start_chunk(self, by_region: Mapping[str, Sequence[str]], now: datetime) -> None:
+    def start_chunk(self, by_region: Mapping[str, Sequence[str]], now: datetime) -> bool:
         """Whether the chunk about to be written is kept: room for all of its parts, and a price for each of
         its countries."""
         wanted = sum(len(numbers) for numbers in by_region.values()) * self.parts
-        if not self._start(wanted, now):
-            return
-        try:
-            for country in by_region:
-                self.prices.part_price(country)
-        except NoPrice:
-            self._lease_until = None
+        return self._start(wanted, by_region, now)
 
     def kept_columns(self, country: str) -> Kept | None:
         """The kept columns of the chunk's statement for ``country``, or None (not kept)."""
@@ -270,18 +277,13 @@ class DirectKeeping(_ChunkKeeping):
         the parts written."""
         if self._lease_until is None:
             return
-        price = self.prices.part_price(country)
-        parts = self.parts
-        step = parts + 1
+        price, parts, body = self.prices.part_price(country), self.parts, self.body
         present: set[str] | None = None
         if recipients < len(numbers):  # which: their first part's row is there
-            present = set(written_part_ids(conn, prefix, first, len(numbers) * step))
-        body = self.body
+            present = set(written_part_ids(conn, prefix, first, len(numbers) * (parts + 1)))
         self._keep(
-            (f"{prefix}{base + part:08x}", f"{prefix}{base:08x}", part, parts, number, country, price, body)
-            for base, number in zip(range(first, first + len(numbers) * step, step), numbers, strict=True)
-            if present is None or f"{prefix}{base + 1:08x}" in present
-            for part in range(1, step)
+            (sms_id, message_id, part, parts, number, country, price, body)
+            for sms_id, message_id, part, number in numbered_parts(prefix, first, numbers, parts, present)
         )
         self._total += price * recipients * parts
 
@@ -290,14 +292,10 @@ class GroupKeeping(_ChunkKeeping):
     """The keeping of one expansion's group chunks (`GroupPartInserter`): the database prices each part
     by its country as it writes it, and the kept parts are read back (their numbers are the database's)."""
 
-    def start_chunk(self, size: int, now: datetime) -> None:
+    def start_chunk(self, size: int, now: datetime) -> bool:
         """Whether the chunk of at most ``size`` recipients about to be written is kept: room for all of its
         parts, and a price for any country (the ``ZZ`` row)."""
-        if self._start(size * self.parts, now):
-            try:
-                self.prices.part_price(FALLBACK_ISO)
-            except NoPrice:
-                self._lease_until = None
+        return self._start(size * self.parts, (FALLBACK_ISO,), now)
 
     def kept_columns(self) -> KeptByCountry | None:
         """The kept columns of the chunk's statement, or None (not kept)."""
@@ -317,7 +315,7 @@ class GroupKeeping(_ChunkKeeping):
             (sms_id, message_id, part, parts, to, country, prices[micros], body)
             for sms_id, message_id, part, to, country, micros in rows
         )
-        self._total += sum((prices[row[5]] for row in rows), Decimal(0))
+        self._total += Decimal(sum(row[5] for row in rows)) / MICROS  # exact: whole micro-units
 
 
 class RowKeeping(_ChunkKeeping):
@@ -328,18 +326,11 @@ class RowKeeping(_ChunkKeeping):
     def start_chunk(self, rows: Sequence[PartValues], now: datetime) -> bool:
         """Whether the chunk ``rows`` is kept: room for all of them, and a price for each of their
         countries."""
-        if not self._start(len(rows), now):
-            return False
-        try:
-            for country in {row[5] for row in rows}:
-                self.prices.part_price(country)
-        except NoPrice:
-            self._lease_until = None
-        return self._lease_until is not None
+        return self._start(len(rows), {row[5] for row in rows}, now)
 
     def by_country(self, rows: Sequence[PartValues]) -> list[tuple[dict[str, Any], list[PartValues]]]:
-        """The chunk's rows by country, each with the kept columns it is written with (`CampaignPartWriter`
-        shares them); keeps the parts."""
+        """The chunk's rows by country, each with the values its rows share (the campaign's and the kept
+        columns: what its `CampaignPartWriter` is made with); keeps the parts."""
         assert self._lease_until is not None
         grouped: dict[str, list[PartValues]] = {}
         for row in rows:
@@ -348,7 +339,7 @@ class RowKeeping(_ChunkKeeping):
         for country, country_rows in grouped.items():
             price = self.prices.part_price(country)
             kept = {"lease_until": self._lease_until, "attempts": 1, "price": price}
-            writes.append((kept, country_rows))
+            writes.append(({**self.shared, **kept}, country_rows))
             self._keep(
                 (sms_id, message_id, part, parts, to, country, price, self.body if body is None else body)
                 for sms_id, message_id, part, parts, to, country, body, _ in country_rows
