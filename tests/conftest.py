@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from smscast.api.app import create_app
 from smscast.bootstrap import Container, build_container, migrate
+from smscast.domain.clock import Clock
 from smscast.settings import Settings
 
 TEST_DATABASE = os.environ.get("SMSCAST_TEST_DATABASE", "sqlite")
@@ -86,9 +87,10 @@ def isolated_database_url(database_url: str, tmp_path: pytest.TempPathFactory) -
 
 
 @contextlib.contextmanager
-def app_over(url: str) -> Iterator[tuple[Container, TestClient]]:
-    """A container over the database at ``url`` and a test client of the app serving it."""
-    built = build_container(Settings(database_url=url))
+def app_over(url: str, clock: Clock | None = None) -> Iterator[tuple[Container, TestClient]]:
+    """A container over the database at ``url`` (on ``clock``, else the system's) and a test client of the
+    app serving it."""
+    built = build_container(Settings(database_url=url), clock=clock)
     try:
         with TestClient(create_app(built), raise_server_exceptions=False) as client:
             yield built, client

@@ -12,17 +12,14 @@ from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 
-from smscast.api.app import create_app
-from smscast.bootstrap import Container, build_container
+from smscast.bootstrap import Container
 from smscast.db.accounts import AccountRepository
 from smscast.db.schema import messages, transactions
 from smscast.domain.clock import FixedClock
 from smscast.services.dispatching import outbound
 from smscast.services.kept_parts import KeptParts
-from smscast.settings import Settings
-from tests.conftest import Tenant, new_tenant
+from tests.conftest import Tenant, app_over, new_tenant
 
 GR = [f"+3069486100{n:02d}" for n in range(10)]
 # 12:00 in Athens: outside quiet hours.
@@ -34,13 +31,9 @@ def keeping(isolated_database_url: str) -> Iterator[tuple[Container, Tenant, Fix
     """A container whose expansion keeps parts for its dispatchers (as `build_engine` wires it), on a
     fixed clock, and a tenant."""
     clock = FixedClock(NOON)
-    container = build_container(Settings(database_url=isolated_database_url), clock=clock)
-    container.starter.keeper = container.dispatch
-    try:
-        with TestClient(create_app(container)) as http:
-            yield container, new_tenant(container, http), clock
-    finally:
-        container.close()
+    with app_over(isolated_database_url, clock) as (container, http):
+        container.starter.keeper = container.dispatch
+        yield container, new_tenant(container, http), clock
 
 
 def _expand(container: Container, tenant: Tenant, **campaign: object) -> None:

@@ -9,14 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 
-from smscast.api.app import create_app
-from smscast.bootstrap import Container, build_container
+from smscast.bootstrap import Container
 from smscast.db.schema import messages
 from smscast.domain.clock import FixedClock
-from smscast.settings import Settings
-from tests.conftest import Tenant, new_tenant
+from tests.conftest import Tenant, app_over, new_tenant
 
 START = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 CHECKERS = ["+306948700001", "+306948700002"]
@@ -25,25 +22,21 @@ CHECKERS = ["+306948700001", "+306948700002"]
 @pytest.fixture
 def scheduled(isolated_database_url: str) -> Iterator[tuple[Container, Tenant, FixedClock]]:
     clock = FixedClock(START - timedelta(hours=1))
-    container = build_container(Settings(database_url=isolated_database_url), clock=clock)
-    try:
-        with TestClient(create_app(container)) as http:
-            tenant = new_tenant(container, http)
-            created = tenant.post(
-                "/sms/campaign",
-                json={
-                    "body": "Hi [~firstName]",
-                    "from": "ACME",
-                    "to": ["+306948700099"],
-                    "scheduledDate": START.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                    "fallbackValues": {"firstName": "friend"},
-                    "reminder": {"minutesBefore": 5, "minutesAfter": 10, "to": CHECKERS},
-                },
-            )
-            assert created.status_code == 200, created.text
-            yield container, tenant, clock
-    finally:
-        container.close()
+    with app_over(isolated_database_url, clock) as (container, http):
+        tenant = new_tenant(container, http)
+        created = tenant.post(
+            "/sms/campaign",
+            json={
+                "body": "Hi [~firstName]",
+                "from": "ACME",
+                "to": ["+306948700099"],
+                "scheduledDate": START.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "fallbackValues": {"firstName": "friend"},
+                "reminder": {"minutesBefore": 5, "minutesAfter": 10, "to": CHECKERS},
+            },
+        )
+        assert created.status_code == 200, created.text
+        yield container, tenant, clock
 
 
 def _reminders(container: Container) -> list[tuple[str, str, str | None, str]]:
