@@ -69,6 +69,7 @@ class E2eRun:
     to_running: float
     answered: float  # POST /sms/campaign answered
     handed_over: float  # every part submitted (the latest submitted_at)
+    first_submit: float  # the first part's submit result written (the earliest submitted_at)
     server_cpu: float  # CPU seconds smscast serve and its carrier process used during the run
     main_cpu: float  # of which smscast serve itself (API, database, engine)
     database_cpu: float  # PostgreSQL's backends serving the run (0 on SQLite: it is in serve's process)
@@ -136,7 +137,7 @@ class Observer:
 # probe) is then not in the figure; the time the poll saw it is printed beside it.
 WAITING = "SELECT 1 FROM messages WHERE campaign_id = ? AND status IN ('Queued', 'Sent') LIMIT 1"
 FINISHED = (
-    "SELECT count(*), max(status_date), max(submitted_at) FROM messages"
+    "SELECT count(*), max(status_date), max(submitted_at), min(submitted_at) FROM messages"
     " WHERE campaign_id = ? AND status = 'Delivered'"
 )
 STATE = "SELECT state FROM campaigns WHERE tracking_id = ?"
@@ -193,7 +194,7 @@ def run_e2e(
             database = backend_cpu_since(db, backends_before)
             finished = observer.row(FINISHED, tracking_id)
             assert finished is not None
-            done, last_status, last_submit = finished
+            done, last_status, last_submit, first_submit = finished
             if done != n:
                 raise RuntimeError(f"campaign {tracking_id}: {done} of {n} parts Delivered")
             seconds = moment(last_status) - started_at
@@ -205,6 +206,7 @@ def run_e2e(
                 to_running,
                 answered,
                 moment(last_submit) - started_at,
+                moment(first_submit) - started_at,
                 cpu,
                 main,
                 database,
@@ -271,6 +273,7 @@ def bench_database(
     answered = statistics.median(r.answered for r in e2e_runs)
     handed_over = statistics.median(r.handed_over for r in e2e_runs)
     observed_rate = statistics.median(n / r.observed for r in e2e_runs)
+    first_submit = statistics.median(r.first_submit for r in e2e_runs)
     cpu_us = statistics.median(r.server_cpu for r in e2e_runs) / n * 1e6
     main_us = statistics.median(r.main_cpu for r in e2e_runs) / n * 1e6
     database_us = statistics.median(r.database_cpu for r in e2e_runs) / n * 1e6
@@ -286,7 +289,8 @@ def bench_database(
     print(f"  raw, acks only     : {raw_ack_rate:>7,.0f} msg/s   runs: {listed(raw_ack_rates)}")
     print(
         f"  smscast end-to-end : {e2e_rate:>7,.0f} msg/s   runs: {listed([r.rate(n) for r in e2e_runs])}"
-        f"   (POST answered {answered:.2f} s, Running {to_running:.2f} s, all submitted {handed_over:.2f} s;"
+        f"   (POST answered {answered:.3f} s, first submitted {first_submit:.3f} s,"
+        f" Running {to_running:.2f} s, all submitted {handed_over:.2f} s;"
         f" server CPU {cpu_us:.0f} µs/msg, {main_us:.0f} of them outside the carrier process)"
     )
     total_us = cpu_us + database_us + simulator_us
@@ -319,6 +323,7 @@ def bench_database(
         "to_running_s": to_running,
         "answered_s": answered,
         "handed_over_s": handed_over,
+        "first_submit_s": first_submit,
         "cpu_us": cpu_us,
         "main_cpu_us": main_us,
         "database_cpu_us": database_us,

@@ -172,6 +172,79 @@ def test_0007_makes_ids_uuid_on_postgresql_keeping_rows_and_foreign_keys(isolate
         db.dispose()
 
 
+def test_0008_stores_the_definition_once_and_compresses_it_with_lz4_on_postgresql(
+    isolated_database_url: str,
+) -> None:
+    """0008 drops ``started_definition`` (a copy of ``definition``, which changes only while Scheduled) and
+    keeps every definition; the downgrade gives a started campaign its copy back. On PostgreSQL the large
+    JSON columns of new rows are compressed with lz4."""
+    db = Database(isolated_database_url)
+    started = "0193f0a4-0000-7000-8000-0000000000c1"
+    scheduled = "0193f0a4-0000-7000-8000-0000000000c2"
+    account = "0193f0a4-0000-7000-8000-00000000000a"
+    big = '{"to": [' + ", ".join(f'"+30694{i:07d}"' for i in range(5000)) + "]}"
+
+    def columns() -> set[str]:
+        return {c["name"] for c in sa.inspect(db.engine).get_columns("campaigns")}
+
+    def insert(tracking_id: str, started_at: str | None, copy: bool) -> None:
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO campaigns (tracking_id, account_id, application_id, state, definition,"
+                    " analysis, total_messages, cost, version, created_at, updated_at, started_at"
+                    + (", started_definition" if copy else "")
+                    + ") VALUES (:id, :account, :account, 'Queued', :definition, '{}', 1, 0, 1,"
+                    " '2026-11-28 00:00:00', '2026-11-28 00:00:00', :started_at"
+                    + (", :definition" if copy else "")
+                    + ")"
+                ),
+                {"id": tracking_id, "account": account, "definition": big, "started_at": started_at},
+            )
+
+    try:
+        downgrade(db, "0007")
+        assert "started_definition" in columns()
+        with db.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO accounts (id, name, currency, balance, created_at)"
+                    " VALUES (:account, 'A', 'EUR', 0, '2026-11-28 00:00:00')"
+                ),
+                {"account": account},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO applications (id, account_id, name, secret_hash, scopes, token_ttl_s,"
+                    " created_at) VALUES (:account, :account, 'x', 'x', 'sms', 60, '2026-11-28 00:00:00')"
+                ),
+                {"account": account},
+            )
+        insert(started, "2026-11-28 00:00:01", copy=True)
+        insert(scheduled, None, copy=False)
+        upgrade(db)
+        assert "started_definition" not in columns()
+        with db.engine.connect() as conn:
+            kept = dict(conn.exec_driver_sql("SELECT tracking_id, definition FROM campaigns").all())
+        assert {str(k): v for k, v in kept.items()} == {started: big, scheduled: big}
+        if db.engine.dialect.name == "postgresql":
+            insert("0193f0a4-0000-7000-8000-0000000000c3", None, copy=False)
+            with db.engine.connect() as conn:
+                methods = conn.exec_driver_sql(
+                    "SELECT pg_column_compression(definition) FROM campaigns"
+                    " WHERE tracking_id = '0193f0a4-0000-7000-8000-0000000000c3'"
+                ).scalar_one()
+            assert methods == "lz4"
+        downgrade(db, "0007")
+        with db.engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT tracking_id, started_definition FROM campaigns").all()
+        copies = {str(tracking_id): copy for tracking_id, copy in rows}
+        assert (copies[started], copies[scheduled]) == (big, None)
+        upgrade(db)
+    finally:
+        db.dispose()
+
+
 def _sqlite_definition(db: Database, name: str) -> str:
     """The CREATE statement SQLite keeps for the table or index ``name``."""
     with db.engine.connect() as conn:

@@ -207,11 +207,10 @@ class CallbackRepository:
         return None if row is None else CampaignCallbackInfo(*row)
 
     def campaign_definition(self, tracking_id: str) -> str | None:
-        """The definition the campaign runs (started) or will run, as stored (JSON text)."""
+        """The definition the campaign runs (started) or will run, as stored (JSON text): it changes only
+        while the campaign is Scheduled."""
         value = self.conn.execute(
-            sa.select(sa.func.coalesce(campaigns.c.started_definition, campaigns.c.definition)).where(
-                campaigns.c.tracking_id == tracking_id
-            )
+            sa.select(campaigns.c.definition).where(campaigns.c.tracking_id == tracking_id)
         ).scalar_one_or_none()
         return None if value is None else str(value)
 

@@ -30,7 +30,6 @@ class CampaignRow:
     cost: Decimal
     version: int
     started_version: int | None
-    started_definition: str | None
     failure_reason: str | None
     created_at: datetime
     updated_at: datetime
@@ -62,8 +61,13 @@ class CampaignWrite:
         }
 
 
-def _row(r: sa.Row[tuple[object, ...]]) -> CampaignRow:
-    m = r._mapping
+# Every column of a campaign but the large JSON ones (definition, analysis).
+_SMALL_COLUMNS = tuple(c for c in campaigns.c if c.name not in ("definition", "analysis"))
+
+
+def _row(r: sa.Row[tuple[object, ...]], **given: str) -> CampaignRow:
+    """The campaign of a row of every column; ``given``: columns the row leaves out, their values."""
+    m = {**r._mapping, **given}
     return CampaignRow(
         tracking_id=m["tracking_id"],
         account_id=m["account_id"],
@@ -77,7 +81,6 @@ def _row(r: sa.Row[tuple[object, ...]]) -> CampaignRow:
         cost=m["cost"],
         version=m["version"],
         started_version=m["started_version"],
-        started_definition=m["started_definition"],
         failure_reason=m["failure_reason"],
         created_at=m["created_at"],
         updated_at=m["updated_at"],
@@ -91,9 +94,12 @@ class CampaignRepository:
 
     def insert(
         self, tracking_id: str, account_id: str, application_id: str, write: CampaignWrite, now: datetime
-    ) -> None:
-        self.conn.execute(
-            campaigns.insert().values(
+    ) -> CampaignRow:
+        """Insert the campaign; its row as written. The large JSON columns come from ``write``, not back from
+        the database (with 20,000 numbers ~0.7 MB the database would decompress and send again)."""
+        written = self.conn.execute(
+            campaigns.insert()
+            .values(
                 tracking_id=tracking_id,
                 account_id=account_id,
                 application_id=application_id,
@@ -102,7 +108,9 @@ class CampaignRepository:
                 updated_at=now,
                 **write.values(),
             )
-        )
+            .returning(*_SMALL_COLUMNS)
+        ).one()
+        return _row(written, definition=write.definition, analysis=write.analysis)
 
     def get(self, account_id: str, tracking_id: str) -> CampaignRow | None:
         row = self.conn.execute(
@@ -153,8 +161,9 @@ class CampaignRepository:
         ).first()
         return None if result is None else _row(result)
 
-    def start_due(self, now: datetime, limit: int = 100) -> list[CampaignRow]:
-        """Move due ``Scheduled`` campaigns to ``Queued`` and record the definition version being sent.
+    def start_due(self, now: datetime, limit: int = 100) -> list[str]:
+        """Move due ``Scheduled`` campaigns to ``Queued`` and record the definition version being sent (the
+        definition itself changes only while Scheduled: it is what is sent); their tracking ids.
 
         The SELECT locks the due rows it picks (skipping any an update is changing right now; they are
         picked on the next tick); the UPDATE re-checks ``state``, so a campaign updated or cancelled in
@@ -174,19 +183,19 @@ class CampaignRepository:
         )
         if not due:
             return []
-        rows = self.conn.execute(
-            campaigns.update()
-            .where(campaigns.c.tracking_id.in_(due), campaigns.c.state == CampaignState.SCHEDULED.value)
-            .values(
-                state=CampaignState.QUEUED.value,
-                started_version=campaigns.c.version,
-                started_definition=campaigns.c.definition,
-                started_at=now,
-                updated_at=now,
-            )
-            .returning(*campaigns.c)
-        ).all()
-        return [_row(r) for r in rows]
+        return list(
+            self.conn.execute(
+                campaigns.update()
+                .where(campaigns.c.tracking_id.in_(due), campaigns.c.state == CampaignState.SCHEDULED.value)
+                .values(
+                    state=CampaignState.QUEUED.value,
+                    started_version=campaigns.c.version,
+                    started_at=now,
+                    updated_at=now,
+                )
+                .returning(campaigns.c.tracking_id)
+            ).scalars()
+        )
 
     def page(
         self, account_id: str, state: str | None, name: str | None, offset: int, limit: int
@@ -289,6 +298,16 @@ class CampaignRepository:
 
 
 @dataclass(frozen=True, slots=True)
+class ExpansionClaim:
+    """A campaign leased for its expansion: what the expansion reads of it."""
+
+    tracking_id: str
+    account_id: str
+    application_id: str
+    definition: str
+
+
+@dataclass(frozen=True, slots=True)
 class ProgressPoint:
     """A campaign's parts by status at one moment (``ended``: Undelivered, Failed or Unsent)."""
 
@@ -309,8 +328,9 @@ class CampaignEngineRepository:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def claim_expansion(self, now: datetime, lease_until: datetime) -> CampaignRow | None:
-        """Lease one ``Queued`` campaign nobody is expanding (or whose expander died)."""
+    def claim_expansion(self, now: datetime, lease_until: datetime) -> ExpansionClaim | None:
+        """Lease one ``Queued`` campaign nobody is expanding (or whose expander died): what its expansion
+        needs of it."""
         candidate = self.conn.execute(
             sa.select(campaigns.c.tracking_id)
             .where(
@@ -328,14 +348,18 @@ class CampaignEngineRepository:
             .where(campaigns.c.tracking_id == candidate, campaigns.c.state == CampaignState.QUEUED.value)
             .values(
                 lease_until=lease_until,
-                # A campaign created to send now has not recorded what it sends yet.
+                # A campaign created to send now has not recorded which version it sends yet.
                 started_version=sa.func.coalesce(campaigns.c.started_version, campaigns.c.version),
-                started_definition=sa.func.coalesce(campaigns.c.started_definition, campaigns.c.definition),
                 started_at=sa.func.coalesce(campaigns.c.started_at, now),
             )
-            .returning(*campaigns.c)
+            .returning(
+                campaigns.c.tracking_id,
+                campaigns.c.account_id,
+                campaigns.c.application_id,
+                campaigns.c.definition,
+            )
         ).first()
-        return None if row is None else _row(row)
+        return None if row is None else ExpansionClaim(*row)
 
     def extend_lease(self, tracking_id: str, lease_until: datetime, checkpoint: str | None = None) -> None:
         """Keep the expansion lease; with ``checkpoint``, also record where the expansion stands (in the

@@ -156,6 +156,8 @@ campaigns = sa.Table(
     sa.Column("name_key", sa.String(30), nullable=True),
     sa.Column("state", sa.String(10), nullable=False),
     sa.Column("scheduled_date", UtcDateTime(), nullable=True),
+    # Changes only while Scheduled (a compare-and-set on ``state``): what a started campaign sends.
+    # PostgreSQL compresses both with lz4 where it can (migration 0008).
     sa.Column("definition", sa.Text(), nullable=False),
     sa.Column("analysis", sa.Text(), nullable=False),
     sa.Column("total_messages", sa.Integer(), nullable=False),
@@ -163,7 +165,6 @@ campaigns = sa.Table(
     # Bumped by every accepted update; the start records which version it sent.
     sa.Column("version", sa.Integer(), nullable=False),
     sa.Column("started_version", sa.Integer(), nullable=True),
-    sa.Column("started_definition", sa.Text(), nullable=True),
     sa.Column("failure_reason", sa.String(500), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),

@@ -26,7 +26,7 @@ from datetime import timedelta
 import orjson
 
 from smscast.db.accounts import AccountRepository
-from smscast.db.campaigns import CampaignEngineRepository, CampaignRepository, CampaignRow
+from smscast.db.campaigns import CampaignEngineRepository, CampaignRepository, ExpansionClaim
 from smscast.db.database import Database
 from smscast.db.expansion import DirectPartInserter, GroupPartInserter, part_ids
 from smscast.db.messages import CampaignPartWriter, PartValues
@@ -96,8 +96,8 @@ class CampaignStarter:
         now = self.clock.now()
         with self.db.write() as conn:
             started = CampaignRepository(conn).start_due(now)
-            for row in started:
-                self.callbacks.campaign_changed(conn, row.tracking_id, now, state_changed=True)
+            for tracking_id in started:
+                self.callbacks.campaign_changed(conn, tracking_id, now, state_changed=True)
             return len(started)
 
     def expand_next(self) -> str | None:
@@ -166,8 +166,8 @@ class CampaignStarter:
 
     # --- internals ---------------------------------------------------------------------------------
 
-    def _expand(self, row: CampaignRow) -> int:
-        definition = CampaignDefinition.from_json(orjson.loads(row.started_definition or row.definition))
+    def _expand(self, row: ExpansionClaim) -> int:
+        definition = CampaignDefinition.from_json(orjson.loads(row.definition))
         with self.db.read() as conn:
             account = AccountRepository(conn).get(row.account_id)
             stored = CampaignEngineRepository(conn).expansion_checkpoint(row.tracking_id)
@@ -237,7 +237,7 @@ class CampaignStarter:
 
     def _write_direct(
         self,
-        row: CampaignRow,
+        row: ExpansionClaim,
         inserter: DirectPartInserter,
         ids: TimeOrderedIds,
         chunks: Iterator[tuple[dict[str, list[str]], Position]],
@@ -271,7 +271,7 @@ class CampaignStarter:
 
     def _write_from_python(
         self,
-        row: CampaignRow,
+        row: ExpansionClaim,
         writer: CampaignPartWriter,
         texts: PartTexts,
         ids: TimeOrderedIds,
@@ -313,7 +313,7 @@ class CampaignStarter:
 
     def _flush(
         self,
-        row: CampaignRow,
+        row: ExpansionClaim,
         writer: CampaignPartWriter,
         rows: list[PartValues],
         checkpoint: str,
@@ -335,7 +335,7 @@ class CampaignStarter:
 
     def _write_in_database(
         self,
-        row: CampaignRow,
+        row: ExpansionClaim,
         writer: CampaignPartWriter,
         inserter: GroupPartInserter,
         ids: TimeOrderedIds,

@@ -119,13 +119,11 @@ class CampaignService:
             repo = CampaignRepository(conn)
             try:
                 with conn.begin_nested():
-                    repo.insert(
+                    row = repo.insert(
                         tracking_id, principal.account_id, principal.application_id, write, self.clock.now()
                     )
             except sa.exc.IntegrityError:
                 raise CampaignNameExists() from None
-            row = repo.get(principal.account_id, tracking_id)
-        assert row is not None
         if row.state is CampaignState.QUEUED:
             self.on_queued()
         return self._view(row, {}, stored)

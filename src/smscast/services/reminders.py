@@ -26,7 +26,7 @@ def send_due_reminders(db: Database, now: datetime) -> int:
     with db.read() as conn:
         rows = CampaignEngineRepository(conn).due_reminders(now)
     for row in rows:
-        definition = CampaignDefinition.from_json(json.loads(row.started_definition or row.definition))
+        definition = CampaignDefinition.from_json(json.loads(row.definition))
         reminder = definition.reminder
         if reminder is None or row.scheduled_date is None:
             continue
