@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -11,7 +12,8 @@ from alembic.migration import MigrationContext
 
 from smscast.db.database import Database
 from smscast.db.migrate import downgrade, upgrade
-from smscast.db.schema import accounts, messages, metadata
+from smscast.db.schema import accounts, campaigns, messages, metadata
+from smscast.db.types import UtcDateTime
 
 
 def test_migrated_schema_matches_metadata(database_url: str) -> None:
@@ -205,21 +207,7 @@ def test_0008_stores_the_definition_once_and_compresses_it_with_lz4_on_postgresq
     try:
         downgrade(db, "0007")
         assert "started_definition" in columns()
-        with db.engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO accounts (id, name, currency, balance, created_at)"
-                    " VALUES (:account, 'A', 'EUR', 0, '2026-11-28 00:00:00')"
-                ),
-                {"account": account},
-            )
-            conn.execute(
-                sa.text(
-                    "INSERT INTO applications (id, account_id, name, secret_hash, scopes, token_ttl_s,"
-                    " created_at) VALUES (:account, :account, 'x', 'x', 'sms', 60, '2026-11-28 00:00:00')"
-                ),
-                {"account": account},
-            )
+        _account_rows(db, account)
         insert(started, "2026-11-28 00:00:01", copy=True)
         insert(scheduled, None, copy=False)
         upgrade(db)
@@ -243,6 +231,74 @@ def test_0008_stores_the_definition_once_and_compresses_it_with_lz4_on_postgresq
         upgrade(db)
     finally:
         db.dispose()
+
+
+def test_0009_sets_when_existing_campaigns_reminders_are_due(isolated_database_url: str) -> None:
+    """0009 computes the due moments of the reminders of campaigns written before it from their definition
+    and scheduled date; campaigns without a reminder (or without a date) get none."""
+    db = Database(isolated_database_url)
+    account = "0193f0a4-0000-7000-8000-00000000000a"
+    both, before_only, without = (f"0193f0a4-0000-7000-8000-0000000000d{i}" for i in range(3))
+    try:
+        downgrade(db, "0008")
+        _account_rows(db, account)
+        with db.engine.begin() as conn:
+            for tracking_id, reminder in (
+                (both, {"minutesBefore": 5, "minutesAfter": 10, "to": ["+306948700001"]}),
+                (before_only, {"minutesBefore": 15, "to": ["+306948700001"]}),
+                (without, None),
+            ):
+                definition = {"body": "Hi", "from": "ACME", "to": ["+306948700099"]}
+                if reminder is not None:
+                    definition["reminder"] = reminder
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO campaigns (tracking_id, account_id, application_id, state,"
+                        " scheduled_date, definition, analysis, total_messages, cost, version, created_at,"
+                        " updated_at) VALUES (:id, :account, :account, 'Scheduled', :at, :definition, '{}',"
+                        " 1, 0, 1, :at, :at)"
+                    ).bindparams(sa.bindparam("at", type_=UtcDateTime())),
+                    {
+                        "id": tracking_id,
+                        "account": account,
+                        "at": datetime(2026, 12, 1, 10, 0, tzinfo=UTC),
+                        "definition": json.dumps(definition),
+                    },
+                )
+        upgrade(db)
+        with db.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(
+                    campaigns.c.tracking_id, campaigns.c.reminder_before_due, campaigns.c.reminder_after_due
+                )
+            ).all()
+        due = {str(tracking_id): (before, after) for tracking_id, before, after in rows}
+        assert due == {
+            both: (datetime(2026, 12, 1, 9, 55, tzinfo=UTC), datetime(2026, 12, 1, 10, 10, tzinfo=UTC)),
+            before_only: (datetime(2026, 12, 1, 9, 45, tzinfo=UTC), None),
+            without: (None, None),
+        }
+    finally:
+        db.dispose()
+
+
+def _account_rows(db: Database, account: str) -> None:
+    """An account and an application of the same id, as a campaign row needs them."""
+    with db.engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO accounts (id, name, currency, balance, created_at)"
+                " VALUES (:account, 'A', 'EUR', 0, '2026-11-28 00:00:00')"
+            ),
+            {"account": account},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO applications (id, account_id, name, secret_hash, scopes, token_ttl_s,"
+                " created_at) VALUES (:account, :account, 'x', 'x', 'sms', 60, '2026-11-28 00:00:00')"
+            ),
+            {"account": account},
+        )
 
 
 def _sqlite_definition(db: Database, name: str) -> str:

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from smscast.bootstrap import Container
+from smscast.db.campaigns import CampaignEngineRepository
 from smscast.db.schema import messages
 from smscast.domain.clock import FixedClock
 from tests.conftest import Tenant, app_over, new_tenant
@@ -73,3 +74,41 @@ def test_reminders_go_out_before_and_after_the_send_once_each(
     # Reminders are messages of their own, sent like any: the dispatcher claims them.
     sent = container.dispatch.claim(100)
     assert sorted(part.to for part in sent if part.campaign_id is None) == sorted(CHECKERS * 2)
+
+
+def test_sent_reminders_leave_their_campaigns_out_and_every_due_one_goes_out(
+    isolated_database_url: str,
+) -> None:
+    """A campaign with a reminder before the send and none after is not a candidate once it is sent: with
+    more such campaigns than the scheduler reads at a time (50), a later campaign's reminder still goes out,
+    and a tick with nothing due reads no campaign at all."""
+    clock = FixedClock(START - timedelta(hours=1))
+    with app_over(isolated_database_url, clock) as (container, http):
+        tenant = new_tenant(container, http)
+
+        def create(name: str, start: datetime) -> None:
+            created = tenant.post(
+                "/sms/campaign",
+                json={
+                    "body": "Hi",
+                    "from": "ACME",
+                    "to": ["+306948700099"],
+                    "campaignName": name,
+                    "scheduledDate": start.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                    "reminder": {"minutesBefore": 5, "to": CHECKERS[:1]},
+                },
+            )
+            assert created.status_code == 200, created.text
+
+        for i in range(60):
+            create(f"early {i}", START)
+        create("late", START + timedelta(minutes=30))
+        starter = container.starter
+        clock.set(START - timedelta(minutes=5))
+        assert starter.send_due_reminders() == 50  # the earliest due first, 50 a tick
+        assert starter.send_due_reminders() == 10
+        clock.set(START + timedelta(minutes=25))
+        assert starter.send_due_reminders() == 1  # the late campaign's, behind 60 sent ones
+        with container.db.read() as conn:
+            assert CampaignEngineRepository(conn).due_reminders(clock.now()) == []
+        assert len(_reminders(container)) == 61

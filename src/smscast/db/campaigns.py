@@ -47,6 +47,8 @@ class CampaignWrite:
     analysis: str
     total_messages: int
     cost: Decimal
+    reminder_before_due: datetime | None = None
+    reminder_after_due: datetime | None = None
 
     def values(self) -> dict[str, object]:
         return {
@@ -58,6 +60,8 @@ class CampaignWrite:
             "analysis": self.analysis,
             "total_messages": self.total_messages,
             "cost": self.cost,
+            "reminder_before_due": self.reminder_before_due,
+            "reminder_after_due": self.reminder_after_due,
         }
 
 
@@ -144,9 +148,9 @@ class CampaignRepository:
                 campaigns.c.state == CampaignState.SCHEDULED.value,
             )
             .values(version=campaigns.c.version + 1, updated_at=now, **write.values())
-            .returning(*campaigns.c)
+            .returning(*_SMALL_COLUMNS)
         ).first()
-        return None if result is None else _row(result)
+        return None if result is None else _row(result, definition=write.definition, analysis=write.analysis)
 
     def cancel(self, account_id: str, tracking_id: str, now: datetime) -> CampaignRow | None:
         result = self.conn.execute(
@@ -420,16 +424,25 @@ class CampaignEngineRepository:
         )
 
     def due_reminders(self, now: datetime, limit: int = 50) -> list[CampaignRow]:
-        """Scheduled (or started) campaigns with a reminder whose moment may have come; the caller checks
-        the exact minutes from the definition."""
+        """Campaigns, neither cancelled nor failed, with a reminder due by ``now`` and not sent yet: the one
+        before the send, or the one after it once the campaign started; the earliest due first. Reads the
+        definitions of those campaigns only (through ``ix_campaigns_reminder_*_due``)."""
+        c = campaigns.c
+        before = sa.and_(c.reminder_before_at.is_(None), c.reminder_before_due <= now)
+        after = sa.and_(
+            c.reminder_after_at.is_(None),
+            c.reminder_after_due <= now,
+            c.state != CampaignState.SCHEDULED.value,
+        )
+        # A due "before" reminder is earlier than the "after" one of the same campaign.
+        due = sa.case((before, c.reminder_before_due), else_=c.reminder_after_due)
         rows = self.conn.execute(
             sa.select(campaigns)
             .where(
-                campaigns.c.definition.contains('"reminder"'),
-                sa.or_(campaigns.c.reminder_before_at.is_(None), campaigns.c.reminder_after_at.is_(None)),
-                campaigns.c.state.not_in([CampaignState.CANCELLED.value, CampaignState.FAILED.value]),
-                campaigns.c.scheduled_date.is_not(None),
+                sa.or_(before, after),
+                c.state.not_in([CampaignState.CANCELLED.value, CampaignState.FAILED.value]),
             )
+            .order_by(due)
             .limit(limit)
         ).all()
         return [_row(r) for r in rows]

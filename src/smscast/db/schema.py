@@ -171,6 +171,10 @@ campaigns = sa.Table(
     sa.Column("started_at", UtcDateTime(), nullable=True),
     # Held by the worker expanding the campaign into messages; another may take over once it runs out.
     sa.Column("lease_until", UtcDateTime(), nullable=True),
+    # When the reminders are due (from the definition: scheduled date and minutes; NULL: none) and when
+    # they were sent: the scheduler asks for due ones without reading any definition (migration 0009).
+    sa.Column("reminder_before_due", UtcDateTime(), nullable=True),
+    sa.Column("reminder_after_due", UtcDateTime(), nullable=True),
     sa.Column("reminder_before_at", UtcDateTime(), nullable=True),
     sa.Column("reminder_after_at", UtcDateTime(), nullable=True),
     # Per status, the last 20 % step reported to the campaign callback ({"Delivered": 3, …}).
@@ -182,6 +186,19 @@ campaigns = sa.Table(
     sa.UniqueConstraint("account_id", "name_key", name="uq_campaigns_account_name_key"),
     sa.Index("ix_campaigns_state_scheduled", "state", "scheduled_date"),
     sa.Index("ix_campaigns_account_created", "account_id", "created_at"),
+    # Reminders not sent yet, by when they are due.
+    sa.Index(
+        "ix_campaigns_reminder_before_due",
+        "reminder_before_due",
+        postgresql_where=sa.text("reminder_before_at IS NULL"),
+        sqlite_where=sa.text("reminder_before_at IS NULL"),
+    ),
+    sa.Index(
+        "ix_campaigns_reminder_after_due",
+        "reminder_after_due",
+        postgresql_where=sa.text("reminder_after_at IS NULL"),
+        sqlite_where=sa.text("reminder_after_at IS NULL"),
+    ),
 )
 
 messages = sa.Table(

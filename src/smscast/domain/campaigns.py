@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
@@ -72,6 +72,13 @@ class Reminder:
     minutes_before: int | None
     minutes_after: int | None
     to: tuple[str, ...]
+
+    def moments(self, scheduled: datetime) -> tuple[datetime | None, datetime | None]:
+        """When the reminders of a campaign scheduled at ``scheduled`` are due: ``minutesBefore`` it and
+        ``minutesAfter`` it (``None``: no such reminder)."""
+        before = None if self.minutes_before is None else scheduled - timedelta(minutes=self.minutes_before)
+        after = None if self.minutes_after is None else scheduled + timedelta(minutes=self.minutes_after)
+        return before, after
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"to": list(self.to)}

@@ -340,6 +340,9 @@ class CampaignService:
         if prepared.scheduled_date is None:
             stored.pop("scheduledDate", None)
         analysis = prepared.analysis.to_json(definition.body)
+        reminder_due: tuple[datetime | None, datetime | None] = (None, None)
+        if definition.reminder is not None and prepared.scheduled_date is not None:
+            reminder_due = definition.reminder.moments(prepared.scheduled_date)
         write = CampaignWrite(
             name=definition.name,
             state=prepared.state,
@@ -349,6 +352,8 @@ class CampaignService:
             analysis=orjson.dumps(analysis).decode(),
             total_messages=prepared.analysis.total_messages,
             cost=prepared.analysis.cost,
+            reminder_before_due=reminder_due[0],
+            reminder_after_due=reminder_due[1],
         )
         return write, (stored, analysis)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from smscast.db.campaigns import CampaignEngineRepository, CampaignRow
 from smscast.db.database import Database
@@ -30,13 +30,12 @@ def send_due_reminders(db: Database, now: datetime) -> int:
         reminder = definition.reminder
         if reminder is None or row.scheduled_date is None:
             continue
-        moments = []
-        if reminder.minutes_before is not None:
-            moments.append(("before", row.scheduled_date - timedelta(minutes=reminder.minutes_before)))
-        if reminder.minutes_after is not None and row.state is not CampaignState.SCHEDULED:
-            moments.append(("after", row.scheduled_date + timedelta(minutes=reminder.minutes_after)))
+        before, after = reminder.moments(row.scheduled_date)
+        moments = [("before", before)]
+        if row.state is not CampaignState.SCHEDULED:
+            moments.append(("after", after))
         for which, at in moments:
-            if at > now:
+            if at is None or at > now:
                 continue
             with db.write() as conn:
                 if not CampaignEngineRepository(conn).mark_reminder(row.tracking_id, which, now):
