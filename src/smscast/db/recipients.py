@@ -65,9 +65,9 @@ class RecipientRepository:
 
     def by_mobiles(self, account_id: str, mobiles: Sequence[str]) -> dict[str, ContactRecord]:
         """mobile → record, for the mobiles among ``mobiles`` that belong to a contact of ``account_id``."""
-        unique = list(dict.fromkeys(mobiles))
-        if not unique:
+        if not mobiles or not self._has_contacts(account_id):
             return {}
+        unique = list(dict.fromkeys(mobiles))
         # One JSON parameter (`driver.listed`): an IN list of 20,000 placeholders cost 0.16 s just to render,
         # and on PostgreSQL an array parameter ~10 ms to quote.
         numbers, _ = listed(self.conn.dialect, unique)
@@ -75,6 +75,12 @@ class RecipientRepository:
             contacts.c.account_id == account_id, contacts.c.mobile.in_(sa.select(numbers.c.value))
         )
         return {record.mobile: record for record in self.records(list(self.conn.execute(query)))}
+
+    def _has_contacts(self, account_id: str) -> bool:
+        """Whether the account has any contact: accounts that send to numbers alone have none, and then a
+        list of 20,000 numbers need not be sent and matched (~7 ms of a POST /sms/campaign)."""
+        first = sa.select(contacts.c.id).where(contacts.c.account_id == account_id).limit(1)
+        return self.conn.execute(first).first() is not None
 
     def ids_after(self, condition: sa.ColumnElement[bool], after: str, limit: int) -> list[str]:
         """Up to ``limit`` ids of contacts matching ``condition`` with ``id > after``, ordered (keyset)."""
