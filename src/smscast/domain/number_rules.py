@@ -93,26 +93,46 @@ def _desc(desc: Any) -> tuple[frozenset[int], re.Pattern[str] | None] | None:
 
 def _validity(metadata: Any) -> Callable[[str], bool]:
     """``_number_type_helper(nsn, metadata) != UNKNOWN`` (the general descriptor and one type match; as
-    ``_is_number_matching_desc``: the length among the possible ones, if listed, and the pattern), with
-    the descriptors compiled once and the common types tested first."""
+    ``_is_number_matching_desc``: the length among the possible ones, if listed, and the pattern), as the
+    ``fullmatch`` of one pattern compiled once (`_validity_pattern`)."""
+    pattern = _validity_pattern(metadata)
+    if pattern is None:
+        return lambda nsn: False
+    fullmatch = pattern.fullmatch
+    return lambda nsn: fullmatch(nsn) is not None
+
+
+def _validity_pattern(metadata: Any) -> re.Pattern[str] | None:
+    """One pattern whose ``fullmatch`` of a national significant number (digits) is the number's validity:
+    lookaheads for the general descriptor (its lengths, if listed, and its pattern), then one alternative a
+    type, each with its own lengths, the common types first. ``None``: no number is valid. One match in C
+    instead of two or three and the Python around them (a Greek mobile: 0.59 → 0.50 µs)."""
     general = _desc(metadata.general_desc)
     if general is None:
-        return lambda nsn: False
+        return None
     general_lengths, general_regex = general
-    types = [d for d in (_desc(getattr(metadata, name)) for name in _TYPE_DESCRIPTORS) if d is not None]
+    if general_regex is None:
+        return None
+    alternatives = []
+    for lengths, regex in (d for d in (_desc(getattr(metadata, n)) for n in _TYPE_DESCRIPTORS) if d):
+        if regex is None or (lengths and not _real(lengths)):
+            continue  # no pattern, or lengths that no number has (-1: the type does not exist here)
+        alternatives.append(_sized(lengths) + f"(?:{regex.pattern})")
+    if not alternatives:
+        return None
+    head = _sized(general_lengths) + f"(?=(?:{general_regex.pattern})\\Z)"
+    return re.compile(head + "(?:" + "|".join(alternatives) + ")")
 
-    def valid(nsn: str) -> bool:
-        size = len(nsn)
-        if general_lengths and size not in general_lengths:
-            return False
-        if general_regex is None or general_regex.fullmatch(nsn) is None:
-            return False
-        for lengths, regex in types:
-            if (not lengths or size in lengths) and regex is not None and regex.fullmatch(nsn) is not None:
-                return True
-        return False
 
-    return valid
+def _real(lengths: frozenset[int]) -> frozenset[int]:
+    return frozenset(n for n in lengths if n > 0)
+
+
+def _sized(lengths: frozenset[int]) -> str:
+    """A lookahead for a string of one of ``lengths`` digits (none when no lengths are listed)."""
+    if not lengths:
+        return ""
+    return "(?=(?:" + "|".join(f"\\d{{{n}}}" for n in sorted(_real(lengths))) + ")\\Z)"
 
 
 _CHECKERS: dict[int, Callable[[str], str]] = {}

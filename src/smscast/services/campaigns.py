@@ -299,15 +299,17 @@ class CampaignService:
             )
 
         known = contacts_repo.by_mobiles(account_id, to)  # de-duplicates
-        countries = analysis.recipient_countries
-        add = analysis.add
-        for number, region in zip(to, regions, strict=True):
-            contact = known.get(number)
-            countries[number] = region
-            if contact is None:
-                add(number, region, None, False)
-            else:
-                add(number, region, contact.labels, BLACKLIST_SERVICE in contact.blacklisted_services)
+        analysis.recipient_countries.update(zip(to, regions, strict=True))
+        if not known:
+            analysis.add_numbers(to, regions)  # no number is a contact's: no labels, none blacklisted
+        else:
+            add = analysis.add
+            for number, region in zip(to, regions, strict=True):
+                contact = known.get(number)
+                if contact is None:
+                    add(number, region, None, False)
+                else:
+                    add(number, region, contact.labels, BLACKLIST_SERVICE in contact.blacklisted_services)
         for contact in contacts:
             blacklisted = BLACKLIST_SERVICE in contact.blacklisted_services
             analysis.contacts[contact.id] = {
