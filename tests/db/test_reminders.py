@@ -25,19 +25,30 @@ def scheduled(isolated_database_url: str) -> Iterator[tuple[Container, Tenant, F
     clock = FixedClock(START - timedelta(hours=1))
     with app_over(isolated_database_url, clock) as (container, http):
         tenant = new_tenant(container, http)
-        created = tenant.post(
-            "/sms/campaign",
-            json={
-                "body": "Hi [~firstName]",
-                "from": "ACME",
-                "to": ["+306948700099"],
-                "scheduledDate": START.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                "fallbackValues": {"firstName": "friend"},
-                "reminder": {"minutesBefore": 5, "minutesAfter": 10, "to": CHECKERS},
-            },
+        _schedule(
+            tenant,
+            START,
+            {"minutesBefore": 5, "minutesAfter": 10, "to": CHECKERS},
+            body="Hi [~firstName]",
+            fallbackValues={"firstName": "friend"},
         )
-        assert created.status_code == 200, created.text
         yield container, tenant, clock
+
+
+def _schedule(tenant: Tenant, start: datetime, reminder: dict[str, object], **fields: object) -> None:
+    """A campaign to one number scheduled at ``start`` with ``reminder`` (and ``fields``)."""
+    created = tenant.post(
+        "/sms/campaign",
+        json={
+            "body": "Hi",
+            "from": "ACME",
+            "to": ["+306948700099"],
+            "scheduledDate": start.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "reminder": reminder,
+            **fields,
+        },
+    )
+    assert created.status_code == 200, created.text
 
 
 def _reminders(container: Container) -> list[tuple[str, str, str | None, str]]:
@@ -86,23 +97,10 @@ def test_sent_reminders_leave_their_campaigns_out_and_every_due_one_goes_out(
     with app_over(isolated_database_url, clock) as (container, http):
         tenant = new_tenant(container, http)
 
-        def create(name: str, start: datetime) -> None:
-            created = tenant.post(
-                "/sms/campaign",
-                json={
-                    "body": "Hi",
-                    "from": "ACME",
-                    "to": ["+306948700099"],
-                    "campaignName": name,
-                    "scheduledDate": start.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                    "reminder": {"minutesBefore": 5, "to": CHECKERS[:1]},
-                },
-            )
-            assert created.status_code == 200, created.text
-
+        before_only = {"minutesBefore": 5, "to": CHECKERS[:1]}
         for i in range(60):
-            create(f"early {i}", START)
-        create("late", START + timedelta(minutes=30))
+            _schedule(tenant, START, before_only, campaignName=f"early {i}")
+        _schedule(tenant, START + timedelta(minutes=30), before_only, campaignName="late")
         starter = container.starter
         clock.set(START - timedelta(minutes=5))
         assert starter.send_due_reminders() == 50  # the earliest due first, 50 a tick

@@ -26,20 +26,15 @@ def upgrade() -> None:
     with op.batch_alter_table("campaigns") as batch:
         batch.add_column(sa.Column("reminder_before_due", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("reminder_after_due", sa.DateTime(timezone=True), nullable=True))
-    op.create_index(
-        "ix_campaigns_reminder_before_due",
-        "campaigns",
-        ["reminder_before_due"],
-        postgresql_where=sa.text("reminder_before_at IS NULL"),
-        sqlite_where=sa.text("reminder_before_at IS NULL"),
-    )
-    op.create_index(
-        "ix_campaigns_reminder_after_due",
-        "campaigns",
-        ["reminder_after_due"],
-        postgresql_where=sa.text("reminder_after_at IS NULL"),
-        sqlite_where=sa.text("reminder_after_at IS NULL"),
-    )
+    for which in ("before", "after"):
+        not_sent = sa.text(f"reminder_{which}_at IS NULL")
+        op.create_index(
+            f"ix_campaigns_reminder_{which}_due",
+            "campaigns",
+            [f"reminder_{which}_due"],
+            postgresql_where=not_sent,
+            sqlite_where=not_sent,
+        )
     # The moments of the campaigns that have a reminder, from their definition and scheduled date
     # (domain.campaigns.Reminder.moments).
     conn = op.get_bind()
@@ -82,8 +77,8 @@ def _moment(scheduled: datetime, sign: int, minutes: object) -> datetime | None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_campaigns_reminder_after_due", "campaigns")
-    op.drop_index("ix_campaigns_reminder_before_due", "campaigns")
+    for which in ("after", "before"):
+        op.drop_index(f"ix_campaigns_reminder_{which}_due", "campaigns")
     with op.batch_alter_table("campaigns") as batch:
         batch.drop_column("reminder_after_due")
         batch.drop_column("reminder_before_due")
