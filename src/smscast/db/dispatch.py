@@ -332,6 +332,11 @@ class DispatchRepository:
                     # plan made for any value (a prepared statement's generic plan) could not use it.
                     messages.c.status == sa.bindparam("sent", MessageStatus.SENT.value, literal_execute=True),
                     messages.c.submitted_at < submitted_before,
+                    # Implied (a part is claimed, then submitted, only once its not_before has passed), and
+                    # what bounds the scan: ix_messages_dispatch's Sent entries from the oldest not_before
+                    # up to it, not every part waiting for its receipt (200,000 of them: a 55 ms scan on
+                    # PostgreSQL every maintenance pass, against 0.01 ms).
+                    messages.c.not_before < submitted_before,
                 )
                 .limit(limit)
                 .with_for_update(skip_locked=True)
