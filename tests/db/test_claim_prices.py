@@ -9,14 +9,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from smscast.bootstrap import Container
 from smscast.db.schema import messages, transactions
 from smscast.domain.clock import FixedClock
-from tests.conftest import new_tenant
+from tests.conftest import app_over, new_tenant
 
 GR = [f"+3069485100{n:02d}" for n in range(10)]
 
@@ -127,22 +126,30 @@ def test_held_and_expired_parts_give_their_quote_back(isolated_database_url: str
         container.close()
 
 
-def test_a_part_without_any_price_stops_the_claim_and_changes_nothing(
-    isolated: tuple[Container, TestClient],
-) -> None:
+def test_a_part_without_any_price_waits_for_one_uncharged(isolated_database_url: str) -> None:
+    """A part whose country has no price (nor ``ZZ``) is not sent, charged or ended: it waits
+    ``UNPRICED_PAUSE`` and goes once a price table with its country is loaded."""
     from smscast.db.schema import prices
-    from smscast.domain.pricing import NoPrice
+    from smscast.services.dispatching import UNPRICED_PAUSE
 
-    container, http = isolated
-    tenant = new_tenant(container, http)
-    assert tenant.post("/sms", json={"body": "Hi", "from": "ACME", "to": GR[0]}).status_code == 200
-    with container.db.write() as conn:  # the price list loses Greece and the ZZ fallback
-        conn.execute(prices.delete().where(prices.c.iso.in_(["GR", "ZZ"])))
-    container.dispatch.settings = replace(container.dispatch.settings, price_refresh=timedelta(0))
-    with pytest.raises(NoPrice):
-        container.dispatch.claim(100)
-    assert _rows(container) == {GR[0]: ("Queued", None, False)}
-    assert _charged(container, tenant.account_id) == 0
+    clock = FixedClock(datetime(2026, 12, 1, 12, 0, tzinfo=UTC))
+    with app_over(isolated_database_url, clock) as (container, http):
+        tenant = new_tenant(container, http)
+        assert tenant.post("/sms", json={"body": "Hi", "from": "ACME", "to": GR[0]}).status_code == 200
+        with container.db.write() as conn:  # the price list loses Greece and the ZZ fallback
+            conn.execute(prices.delete().where(prices.c.iso.in_(["GR", "ZZ"])))
+        container.dispatch.settings = replace(container.dispatch.settings, price_refresh=timedelta(0))
+        assert container.dispatch.claim(100) == []
+        assert _rows(container) == {GR[0]: ("Queued", None, False)}
+        assert _charged(container, tenant.account_id) == 0
+
+        container.prices.load("mcc,mnc,iso,country,network,price\n202,000,GR,Greece,All networks,0.04\n")
+        clock.set(clock.now() + UNPRICED_PAUSE - timedelta(seconds=1))
+        assert container.dispatch.claim(100) == []  # not due again yet
+        clock.set(clock.now() + timedelta(seconds=2))
+        sent = container.dispatch.claim(100)
+        assert [part.to for part in sent] == [GR[0]] and sent[0].price == Decimal("0.04")
+        assert _charged(container, tenant.account_id) == Decimal("0.04")
 
 
 def test_campaign_texts_are_read_once_and_stay_each_campaigns_own(
@@ -176,3 +183,32 @@ def test_campaign_texts_are_read_once_and_stay_each_campaigns_own(
         ).all()
     assert [(r.balance_before + r.amount) for r in rows] == [r.balance_after for r in rows]
     assert rows[0].balance_before == Decimal("1000") and rows[-1].balance_after == Decimal("1000") - price * 8
+
+
+def test_parts_whose_country_lost_its_price_do_not_hold_up_the_others(
+    isolated: tuple[Container, TestClient],
+) -> None:
+    """A price table loaded after a campaign was accepted may have no price for some of its parts (no row
+    for their country and no ``ZZ``): the parts queued behind them are still sent. (The claim used to fail
+    on them, on every try, and took every part claimed with them along: nothing was sent any more.)"""
+    container, http = isolated
+    tenant = new_tenant(container, http)
+    germany = "+4915112345678"
+    for numbers in (GR[:3], [germany], GR[3:5]):
+        created = tenant.post("/sms/campaign", json={"body": "Hi", "from": "ACME", "to": numbers})
+        assert created.status_code == 200, created.text
+    container.starter.start_due()
+    while container.starter.expand_next():
+        pass
+    container.prices.load("mcc,mnc,iso,country,network,price\n262,000,DE,Germany,All networks,0.05\n")
+
+    sent = container.dispatch.claim(100)
+    assert sorted(part.to for part in sent) == [germany]
+    assert sent[0].price == Decimal("0.05")
+    rows = _rows(container)
+    assert {to: (status, p) for to, (status, p, _) in rows.items()} == {
+        **{to: ("Queued", None) for to in GR[:5]},  # waiting for a price
+        germany: ("leased", Decimal("0.05")),
+    }
+    assert _charged(container, tenant.account_id) == Decimal("0.05")
+    assert container.dispatch.claim(100) == []

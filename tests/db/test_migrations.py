@@ -174,55 +174,40 @@ def test_0007_makes_ids_uuid_on_postgresql_keeping_rows_and_foreign_keys(isolate
         db.dispose()
 
 
-def test_0008_stores_the_definition_once_and_compresses_it_with_lz4_on_postgresql(
+def test_0008_compresses_the_definition_with_lz4_on_postgresql_and_keeps_the_old_copy_readable(
     isolated_database_url: str,
 ) -> None:
-    """0008 drops ``started_definition`` (a copy of ``definition``, which changes only while Scheduled) and
-    keeps every definition; the downgrade gives a started campaign its copy back. On PostgreSQL the large
-    JSON columns of new rows are compressed with lz4."""
+    """0008: this version no longer writes ``started_definition`` (a copy of ``definition``); the column
+    stays for the previous version during a rolling upgrade, and the downgrade fills it for started
+    campaigns that lack it. On PostgreSQL the large JSON columns of new rows are compressed with lz4."""
     db = Database(isolated_database_url)
-    started = "0193f0a4-0000-7000-8000-0000000000c1"
-    scheduled = "0193f0a4-0000-7000-8000-0000000000c2"
     account = "0193f0a4-0000-7000-8000-00000000000a"
+    started, scheduled = "0193f0a4-0000-7000-8000-0000000000c1", "0193f0a4-0000-7000-8000-0000000000c2"
     big = '{"to": [' + ", ".join(f'"+30694{i:07d}"' for i in range(5000)) + "]}"
 
-    def columns() -> set[str]:
-        return {c["name"] for c in sa.inspect(db.engine).get_columns("campaigns")}
-
-    def insert(tracking_id: str, started_at: str | None, copy: bool) -> None:
+    def insert(tracking_id: str, started_at: str | None) -> None:
         with db.engine.begin() as conn:
             conn.execute(
                 sa.text(
                     "INSERT INTO campaigns (tracking_id, account_id, application_id, state, definition,"
-                    " analysis, total_messages, cost, version, created_at, updated_at, started_at"
-                    + (", started_definition" if copy else "")
-                    + ") VALUES (:id, :account, :account, 'Queued', :definition, '{}', 1, 0, 1,"
-                    " '2026-11-28 00:00:00', '2026-11-28 00:00:00', :started_at"
-                    + (", :definition" if copy else "")
-                    + ")"
+                    " analysis, total_messages, cost, version, created_at, updated_at, started_at)"
+                    " VALUES (:id, :account, :account, 'Queued', :definition, '{}', 1, 0, 1,"
+                    " '2026-11-28 00:00:00', '2026-11-28 00:00:00', :started_at)"
                 ),
                 {"id": tracking_id, "account": account, "definition": big, "started_at": started_at},
             )
 
     try:
-        downgrade(db, "0007")
-        assert "started_definition" in columns()
-        _account_rows(db, account)
-        insert(started, "2026-11-28 00:00:01", copy=True)
-        insert(scheduled, None, copy=False)
         upgrade(db)
-        assert "started_definition" not in columns()
-        with db.engine.connect() as conn:
-            kept = dict(conn.exec_driver_sql("SELECT tracking_id, definition FROM campaigns").all())
-        assert {str(k): v for k, v in kept.items()} == {started: big, scheduled: big}
+        _account_rows(db, account)
+        insert(started, "2026-11-28 00:00:01")  # as this version starts it: no copy
+        insert(scheduled, None)
         if db.engine.dialect.name == "postgresql":
-            insert("0193f0a4-0000-7000-8000-0000000000c3", None, copy=False)
             with db.engine.connect() as conn:
-                methods = conn.exec_driver_sql(
-                    "SELECT pg_column_compression(definition) FROM campaigns"
-                    " WHERE tracking_id = '0193f0a4-0000-7000-8000-0000000000c3'"
+                method = conn.exec_driver_sql(
+                    f"SELECT pg_column_compression(definition) FROM campaigns WHERE tracking_id = '{started}'"
                 ).scalar_one()
-            assert methods == "lz4"
+            assert method == "lz4"
         downgrade(db, "0007")
         with db.engine.connect() as conn:
             rows = conn.exec_driver_sql("SELECT tracking_id, started_definition FROM campaigns").all()

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from smscast.bootstrap import Container
 from smscast.db.campaigns import CampaignEngineRepository
-from smscast.db.schema import messages
+from smscast.db.schema import campaigns, messages
 from smscast.domain.clock import FixedClock
 from tests.conftest import Tenant, app_over, new_tenant
 
@@ -110,3 +110,21 @@ def test_sent_reminders_leave_their_campaigns_out_and_every_due_one_goes_out(
         with container.db.read() as conn:
             assert CampaignEngineRepository(conn).due_reminders(clock.now()) == []
         assert len(_reminders(container)) == 61
+
+
+def test_reminders_of_campaigns_written_by_the_previous_version_are_found(
+    scheduled: tuple[Container, Tenant, FixedClock],
+) -> None:
+    """A process of the version before migration 0009 (a rolling upgrade) writes no due moments: the first
+    scheduler pass of this version stores them from the definition, and the reminders go out."""
+    container, _, clock = scheduled
+    with container.db.write() as conn:
+        conn.execute(campaigns.update().values(reminder_before_due=None, reminder_after_due=None))
+    starter = container.starter
+    clock.set(START - timedelta(minutes=5))
+    assert starter.send_due_reminders() == 1
+    with container.db.read() as conn:
+        moments = conn.execute(
+            sa.select(campaigns.c.reminder_before_due, campaigns.c.reminder_after_due)
+        ).one()
+    assert tuple(moments) == (START - timedelta(minutes=5), START + timedelta(minutes=10))

@@ -65,8 +65,10 @@ class CampaignWrite:
         }
 
 
-# Every column of a campaign but the large JSON ones (definition, analysis).
-_SMALL_COLUMNS = tuple(c for c in campaigns.c if c.name not in ("definition", "analysis"))
+# The columns a campaign's row is read from (``started_definition`` is no longer used: migration 0008),
+# and the same but the large JSON ones (definition, analysis).
+_ROW_COLUMNS = tuple(c for c in campaigns.c if c.name != "started_definition")
+_SMALL_COLUMNS = tuple(c for c in _ROW_COLUMNS if c.name not in ("definition", "analysis"))
 
 
 def _row(r: sa.Row[tuple[object, ...]], **given: str) -> CampaignRow:
@@ -118,7 +120,7 @@ class CampaignRepository:
 
     def get(self, account_id: str, tracking_id: str) -> CampaignRow | None:
         row = self.conn.execute(
-            sa.select(campaigns).where(
+            sa.select(*_ROW_COLUMNS).where(
                 campaigns.c.tracking_id == tracking_id, campaigns.c.account_id == account_id
             )
         ).first()
@@ -161,7 +163,7 @@ class CampaignRepository:
                 campaigns.c.state == CampaignState.SCHEDULED.value,
             )
             .values(state=CampaignState.CANCELLED.value, updated_at=now)
-            .returning(*campaigns.c)
+            .returning(*_ROW_COLUMNS)
         ).first()
         return None if result is None else _row(result)
 
@@ -213,7 +215,7 @@ class CampaignRepository:
             sa.select(sa.func.count()).select_from(campaigns).where(*where)
         ).scalar_one()
         rows = self.conn.execute(
-            sa.select(campaigns)
+            sa.select(*_ROW_COLUMNS)
             .where(*where)
             .order_by(campaigns.c.created_at.desc(), campaigns.c.tracking_id.desc())
             .offset(offset)
@@ -323,6 +325,7 @@ class ProgressPoint:
 
 
 _ENDED = ("Undelivered", "Failed", "Unsent")
+_SETTLED_STATES = (CampaignState.CANCELLED, CampaignState.FAILED, CampaignState.FINISHED)
 _FINAL = ("Delivered", *_ENDED)
 
 
@@ -437,7 +440,7 @@ class CampaignEngineRepository:
         # A due "before" reminder is earlier than the "after" one of the same campaign.
         due = sa.case((before, c.reminder_before_due), else_=c.reminder_after_due)
         rows = self.conn.execute(
-            sa.select(campaigns)
+            sa.select(*_ROW_COLUMNS)
             .where(
                 sa.or_(before, after),
                 c.state.not_in([CampaignState.CANCELLED.value, CampaignState.FAILED.value]),
@@ -446,6 +449,29 @@ class CampaignEngineRepository:
             .limit(limit)
         ).all()
         return [_row(r) for r in rows]
+
+    def without_reminder_moments(self) -> list[tuple[str, datetime, str]]:
+        """``(tracking_id, scheduled_date, definition)`` of the campaigns still going whose definition has a
+        reminder but which have no due moment stored: written by a process of a version before migration
+        0009 (during a rolling upgrade). Reads every such definition: once per process."""
+        c = campaigns.c
+        rows = self.conn.execute(
+            sa.select(c.tracking_id, c.scheduled_date, c.definition).where(
+                c.reminder_before_due.is_(None),
+                c.reminder_after_due.is_(None),
+                c.scheduled_date.is_not(None),
+                c.state.not_in([s.value for s in _SETTLED_STATES]),
+                c.definition.contains('"reminder"'),
+            )
+        ).all()
+        return [(tracking_id, scheduled, definition) for tracking_id, scheduled, definition in rows]
+
+    def set_reminder_moments(self, tracking_id: str, before: datetime | None, after: datetime | None) -> None:
+        self.conn.execute(
+            campaigns.update()
+            .where(campaigns.c.tracking_id == tracking_id)
+            .values(reminder_before_due=before, reminder_after_due=after)
+        )
 
     def mark_reminder(self, tracking_id: str, which: str, now: datetime) -> bool:
         column = campaigns.c.reminder_before_at if which == "before" else campaigns.c.reminder_after_at

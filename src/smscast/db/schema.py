@@ -165,6 +165,9 @@ campaigns = sa.Table(
     # Bumped by every accepted update; the start records which version it sent.
     sa.Column("version", sa.Integer(), nullable=False),
     sa.Column("started_version", sa.Integer(), nullable=True),
+    # No longer written or read (migration 0008: it was a copy of ``definition``); kept for processes of
+    # the previous version during a rolling upgrade, to be dropped in a later release.
+    sa.Column("started_definition", sa.Text(), nullable=True),
     sa.Column("failure_reason", sa.String(500), nullable=True),
     sa.Column("created_at", UtcDateTime(), nullable=False),
     sa.Column("updated_at", UtcDateTime(), nullable=False),

@@ -48,7 +48,7 @@ from smscast.services.campaign_expansion import (
     shared_values,
 )
 from smscast.services.kept_parts import DirectKeeping, GroupKeeping, PartKeeper, RowKeeping
-from smscast.services.reminders import send_due_reminders
+from smscast.services.reminders import send_due_reminders, store_missing_moments
 
 log = logging.getLogger("smscast.campaigns")
 
@@ -90,6 +90,7 @@ class CampaignStarter:
         # The dispatchers of this process, when it runs them: the parts it writes are kept for them
         # (services/kept_parts.py).
         self.keeper: PartKeeper | None = None
+        self._moments_checked = False
 
     def start_due(self) -> int:
         """Move every due ``Scheduled`` campaign to ``Queued``; returns how many."""
@@ -161,7 +162,11 @@ class CampaignStarter:
 
     def send_due_reminders(self) -> int:
         """Test SMS to the reminder numbers ``minutesBefore`` the scheduled send and ``minutesAfter`` it
-        (services/reminders.py)."""
+        (services/reminders.py). The first call stores the due moments that a process of the previous
+        version did not (`store_missing_moments`)."""
+        if not self._moments_checked:
+            store_missing_moments(self.db)
+            self._moments_checked = True
         return send_due_reminders(self.db, self.clock.now())
 
     # --- internals ---------------------------------------------------------------------------------

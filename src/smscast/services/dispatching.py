@@ -9,6 +9,7 @@ charged again (a re-claim after a crash or a transient failure). If the balance 
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from smscast.db.expansion import release_kept
 from smscast.db.receipts import Receipt, ReceiptRepository
 from smscast.domain.clock import Clock
 from smscast.domain.numbers import zones_of
-from smscast.domain.pricing import NoPrice, PriceList
+from smscast.domain.pricing import PriceList
 from smscast.domain.quiet_hours import NeverAllowed, Window, next_allowed
 from smscast.domain.segmentation import encode_parts
 from smscast.domain.statuses import FINAL_VALUES, MessageStatus, receipt_change
@@ -36,7 +37,10 @@ from smscast.services.prices import PriceService
 
 MAX_ATTEMPTS = 5
 _SENT = MessageStatus.SENT.value
+log = logging.getLogger("smscast.dispatch")
 RETRY_PAUSE = timedelta(seconds=5)
+# A part whose country has no price is tried again after this (the operator may load a table with it).
+UNPRICED_PAUSE = timedelta(minutes=1)
 
 
 BODIES_KEPT = 1000  # campaign texts a dispatcher keeps between claims
@@ -124,8 +128,9 @@ class DispatchService:
             quoted = {part.sms_id for part in claimed if part.quoted is not None}
             repo.finish(expired, now, quoted)
             repo.hold(held, quoted)
-            send, unsent = self._charge(repo, ready, now)
+            send, unsent, unpriced = self._charge(repo, ready, now)
             repo.finish([(p.sms_id, MessageStatus.UNSENT.value, "Failed") for p in unsent], now, quoted)
+            repo.requeue([p.sms_id for p in unpriced], now + UNPRICED_PAUSE)
             ended = {sms_id for sms_id, _, _ in expired} | {p.sms_id for p in unsent}
             self.callbacks.parts_changed(
                 conn, [p.sms_id for p in claimed if p.has_callback and p.sms_id in ended], now
@@ -147,7 +152,11 @@ class DispatchService:
         repo: DispatchRepository,
         parts: list[ClaimedPart],
         now: datetime,
-    ) -> tuple[list[ClaimedPart], list[ClaimedPart]]:
+    ) -> tuple[list[ClaimedPart], list[ClaimedPart], list[ClaimedPart]]:
+        """Charge ``parts`` at the prices their claim quoted: ``(send, unsent, unpriced)``. ``unsent``: the
+        balance could not pay for them. ``unpriced``: their country has no price (a table loaded since the
+        part was accepted has neither it nor ``ZZ``): not charged, not sent, and not ended either (the
+        operator may load a table with their price); they wait, without holding up the parts behind them."""
         accounts = AccountRepository(repo.conn)
         by_account: dict[str, list[ClaimedPart]] = defaultdict(list)
         send: list[ClaimedPart] = []
@@ -157,6 +166,7 @@ class DispatchService:
             else:
                 send.append(part)  # charged on an earlier claim
         unsent: list[ClaimedPart] = []
+        unpriced: list[ClaimedPart] = []
         for account_id, items in by_account.items():
             quotes = [part.quoted for part in items]  # the claim priced them from ``prices``
             # ``is``, not ``None in quotes``: comparing a Decimal with None asks numbers.Rational (an ABC)
@@ -179,7 +189,8 @@ class DispatchService:
             for part in items:
                 price = part.quoted
                 if price is None:
-                    raise NoPrice(part.country)
+                    unpriced.append(part)
+                    continue
                 if total + price > balance:
                     unsent.append(part)
                     continue
@@ -190,7 +201,13 @@ class DispatchService:
             if total > 0:
                 reference = next(iter(references)) if len(references) == 1 else None
                 accounts.add_transaction(account_id, "Charge", -total, now, reference, balance)
-        return send, unsent
+        if unpriced:
+            log.warning(
+                "%d parts wait: no price for %s (nor a ZZ price) in the price table",
+                len(unpriced),
+                ", ".join(sorted({part.country or "?" for part in unpriced})),
+            )
+        return send, unsent, unpriced
 
     def record(
         self,

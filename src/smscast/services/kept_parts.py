@@ -181,7 +181,7 @@ class _ChunkKeeping:
 
     def _start(self, wanted: int, countries: Iterable[str], now: datetime) -> bool:
         """A new chunk of at most ``wanted`` parts to ``countries``: keep it if there is room for all of them
-        and each country has a price (else the claim raises `NoPrice`, as for any part)."""
+        and each country has a price (else the claim leaves its parts waiting for one, as any part)."""
         self._lease_until, self._ready, self._total = None, [], Decimal(0)
         if not self.enabled or wanted > self.keeper.kept.room():
             return False

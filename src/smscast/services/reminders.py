@@ -20,6 +20,23 @@ from smscast.domain.statuses import MessageStatus
 ID_NAMESPACE = uuid.UUID("6b3f4c2e-9f1d-4f57-9a53-2f6d1c0e8a11")
 
 
+def store_missing_moments(db: Database) -> int:
+    """Store when the reminders are due of the campaigns that have a reminder but no stored moment (written
+    by a process of the previous version during a rolling upgrade, after migration 0009 filled in the
+    others); returns how many. Run once when a process's engine starts."""
+    with db.read() as conn:
+        rows = CampaignEngineRepository(conn).without_reminder_moments()
+    stored = 0
+    for tracking_id, scheduled, text in rows:
+        reminder = CampaignDefinition.from_json(json.loads(text)).reminder
+        if reminder is None:
+            continue  # "reminder" appears in the text only
+        with db.write() as conn:
+            CampaignEngineRepository(conn).set_reminder_moments(tracking_id, *reminder.moments(scheduled))
+        stored += 1
+    return stored
+
+
 def send_due_reminders(db: Database, now: datetime) -> int:
     """Queue the reminders due at ``now``; returns how many."""
     sent = 0
