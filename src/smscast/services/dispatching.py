@@ -4,7 +4,7 @@ apply receipts. Each step is one short transaction; no transaction is held open 
 Money: a part is charged (its ``price`` set and a ``Charge`` ledger row written, in one transaction) when
 it is claimed for sending, and refunded if the carrier refuses it; a part whose price is already set is never
 charged again (a re-claim after a crash or a transient failure). If the balance cannot cover a part it ends
-``Unsent``.
+``Unsent``; if its country has no price (nor ``ZZ``) it waits for one, ``Queued`` and uncharged.
 """
 
 from __future__ import annotations
@@ -35,9 +35,10 @@ from smscast.services.callbacks import CallbackPlanner
 from smscast.services.kept_parts import KEPT_LIMIT, KeptParts, Leased
 from smscast.services.prices import PriceService
 
+log = logging.getLogger("smscast.dispatch")
+
 MAX_ATTEMPTS = 5
 _SENT = MessageStatus.SENT.value
-log = logging.getLogger("smscast.dispatch")
 RETRY_PAUSE = timedelta(seconds=5)
 # A part whose country has no price is tried again after this (the operator may load a table with it).
 UNPRICED_PAUSE = timedelta(minutes=1)
