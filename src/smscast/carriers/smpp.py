@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 from collections.abc import Sequence
 from typing import Literal, cast
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -28,6 +29,20 @@ from smscast.smpp.submit import (
 
 # Refusals worth another attempt later rather than a final Failed.
 _TRANSIENT = frozenset({c.ESME_RTHROTTLED, c.ESME_RMSGQFUL, c.ESME_RSYSERR})
+# The longest message id SMPP 3.4 allows (a C-Octet String of 65 with its NUL), and the width of the
+# carrier id columns (``messages.carrier_message_id``, ``receipt_inbox.carrier_message_id``).
+CARRIER_ID_MAX = 64
+
+
+def carrier_id(message_id: str) -> str:
+    """The id stored for an SMSC's ``message_id``: itself when it fits, else its first 31 characters, ``~``
+    and 32 hex digits of its SHA-256, the same for its submit_sm_resp and for its receipts. An SMSC that
+    sends longer ids than SMPP allows would otherwise fail every write of its parts' results on PostgreSQL
+    (``value too long``), and the dispatcher would retry that write for ever."""
+    if len(message_id) <= CARRIER_ID_MAX:
+        return message_id
+    digest = hashlib.sha256(message_id.encode("utf-8", "surrogateescape")).hexdigest()
+    return f"{message_id[:31]}~{digest[:32]}"
 
 
 class SmppCarrier:
@@ -71,13 +86,17 @@ class SmppCarrier:
         receipt = parse_receipt(pdu)
         if receipt is None or self._sink is None:
             return  # a mobile-originated message: not ours to handle (yet)
-        await self._sink([DeliveryReport(receipt.message_id, receipt.stat, receipt.err or None)])
+        await self._sink([DeliveryReport(carrier_id(receipt.message_id), receipt.stat, receipt.err or None)])
 
     async def _on_receipts(self, reports: list[tuple[str, str, str]]) -> None:
         """The receipts of one read (mobile-originated messages are not ours to handle, yet)."""
         if reports and self._sink is not None:
+            limit = CARRIER_ID_MAX
             await self._sink(
-                [DeliveryReport(message_id, stat, err or None) for message_id, stat, err in reports]
+                [
+                    DeliveryReport(m if len(m) <= limit else carrier_id(m), stat, err or None)
+                    for m, stat, err in reports
+                ]
             )
 
     async def submit(self, part: OutboundPart) -> SubmitResult:
@@ -147,7 +166,7 @@ class SmppCarrier:
 
 def _result(outcome: SubmitOutcome) -> SubmitResult:
     if outcome.ok and outcome.message_id:
-        return SubmitResult(outcome.message_id)
+        return SubmitResult(carrier_id(outcome.message_id))
     status = outcome.command_status
     return SubmitResult(None, error=f"command_status 0x{status:08X}", retry=status in _TRANSIENT)
 
