@@ -128,3 +128,17 @@ def test_reminders_of_campaigns_written_by_the_previous_version_are_found(
             sa.select(campaigns.c.reminder_before_due, campaigns.c.reminder_after_due)
         ).one()
     assert tuple(moments) == (START - timedelta(minutes=5), START + timedelta(minutes=10))
+
+
+def test_a_finished_campaign_of_the_previous_version_still_sends_its_reminders(
+    scheduled: tuple[Container, Tenant, FixedClock],
+) -> None:
+    """A campaign of the previous version that finished before its "after" reminder was due still gets its
+    moments stored and its reminders sent, as any finished campaign does."""
+    container, _, clock = scheduled
+    with container.db.write() as conn:
+        conn.execute(
+            campaigns.update().values(state="Finished", reminder_before_due=None, reminder_after_due=None)
+        )
+    clock.set(START + timedelta(minutes=10))
+    assert container.starter.send_due_reminders() == 2  # the one before the send and the one after

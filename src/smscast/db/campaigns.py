@@ -325,7 +325,8 @@ class ProgressPoint:
 
 
 _ENDED = ("Undelivered", "Failed", "Unsent")
-_SETTLED_STATES = (CampaignState.CANCELLED, CampaignState.FAILED, CampaignState.FINISHED)
+# A campaign in one of these sends no reminder any more (a Finished one still sends its "after" one).
+_NO_REMINDERS = (CampaignState.CANCELLED.value, CampaignState.FAILED.value)
 _FINAL = ("Delivered", *_ENDED)
 
 
@@ -443,7 +444,7 @@ class CampaignEngineRepository:
             sa.select(*_ROW_COLUMNS)
             .where(
                 sa.or_(before, after),
-                c.state.not_in([CampaignState.CANCELLED.value, CampaignState.FAILED.value]),
+                c.state.not_in(_NO_REMINDERS),
             )
             .order_by(due)
             .limit(limit)
@@ -451,16 +452,17 @@ class CampaignEngineRepository:
         return [_row(r) for r in rows]
 
     def without_reminder_moments(self) -> list[tuple[str, datetime, str]]:
-        """``(tracking_id, scheduled_date, definition)`` of the campaigns still going whose definition has a
-        reminder but which have no due moment stored: written by a process of a version before migration
-        0009 (during a rolling upgrade). Reads every such definition: once per process."""
+        """``(tracking_id, scheduled_date, definition)`` of the campaigns that may still send a reminder
+        (`due_reminders`' states) whose definition has one but which have no due moment stored: written by
+        a process of a version before migration 0009 (during a rolling upgrade). Reads every such
+        definition: once per process."""
         c = campaigns.c
         rows = self.conn.execute(
             sa.select(c.tracking_id, c.scheduled_date, c.definition).where(
                 c.reminder_before_due.is_(None),
                 c.reminder_after_due.is_(None),
                 c.scheduled_date.is_not(None),
-                c.state.not_in([s.value for s in _SETTLED_STATES]),
+                c.state.not_in(_NO_REMINDERS),
                 c.definition.contains('"reminder"'),
             )
         ).all()
