@@ -34,6 +34,9 @@ class CampaignRow:
     created_at: datetime
     updated_at: datetime
     started_at: datetime | None
+    # When its reminders are due (from the definition and the scheduled date; None: no such reminder).
+    reminder_before_due: datetime | None = None
+    reminder_after_due: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +94,8 @@ def _row(r: sa.Row[tuple[object, ...]], **given: str) -> CampaignRow:
         created_at=m["created_at"],
         updated_at=m["updated_at"],
         started_at=m["started_at"],
+        reminder_before_due=m["reminder_before_due"],
+        reminder_after_due=m["reminder_after_due"],
     )
 
 

@@ -44,13 +44,11 @@ def send_due_reminders(db: Database, now: datetime) -> int:
         rows = CampaignEngineRepository(conn).due_reminders(now)
     for row in rows:
         definition = CampaignDefinition.from_json(json.loads(row.definition))
-        reminder = definition.reminder
-        if reminder is None or row.scheduled_date is None:
+        if definition.reminder is None:
             continue
-        before, after = reminder.moments(row.scheduled_date)
-        moments = [("before", before)]
+        moments = [("before", row.reminder_before_due)]
         if row.state is not CampaignState.SCHEDULED:
-            moments.append(("after", after))
+            moments.append(("after", row.reminder_after_due))
         for which, at in moments:
             if at is None or at > now:
                 continue
