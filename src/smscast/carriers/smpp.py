@@ -91,13 +91,7 @@ class SmppCarrier:
     async def _on_receipts(self, reports: list[tuple[str, str, str]]) -> None:
         """The receipts of one read (mobile-originated messages are not ours to handle, yet)."""
         if reports and self._sink is not None:
-            limit = CARRIER_ID_MAX
-            await self._sink(
-                [
-                    DeliveryReport(m if len(m) <= limit else carrier_id(m), stat, err or None)
-                    for m, stat, err in reports
-                ]
-            )
+            await self._sink([DeliveryReport(carrier_id(m), stat, err or None) for m, stat, err in reports])
 
     async def submit(self, part: OutboundPart) -> SubmitResult:
         if self._session is None:
