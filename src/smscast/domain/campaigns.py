@@ -34,6 +34,8 @@ ALLOWED_TRANSITIONS: Mapping[CampaignState, frozenset[CampaignState]] = {
     S.FAILED: frozenset(),
 }
 EDITABLE_STATES = frozenset({S.SCHEDULED})
+# States a campaign never leaves: Finished, Cancelled, Failed.
+SETTLED_STATES = frozenset(state for state, targets in ALLOWED_TRANSITIONS.items() if not targets)
 
 
 def can_transition(current: CampaignState, target: CampaignState) -> bool:

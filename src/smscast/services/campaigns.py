@@ -32,6 +32,7 @@ from smscast.db.recipients import RecipientRepository
 from smscast.domain.analysis import CampaignAnalysis
 from smscast.domain.auth import Principal
 from smscast.domain.campaigns import (
+    SETTLED_STATES,
     CampaignDefinition,
     CampaignState,
     check_callback_url,
@@ -57,7 +58,6 @@ from smscast.services.prices import PriceService
 
 BLACKLIST_SERVICE = "Sms"
 MESSAGE_STATUSES = ("Queued", "Sent", "Unsent", "Failed", "Delivered", "Undelivered")
-_SETTLED = frozenset({CampaignState.FINISHED, CampaignState.CANCELLED, CampaignState.FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,7 +210,7 @@ class CampaignService:
             start, last = repo.progress_span(tracking_id)
             if start is None or last is None:
                 return []
-            end = last if row.state in _SETTLED else max(last, self.clock.now())
+            end = last if row.state in SETTLED_STATES else max(last, self.clock.now())
             return repo.progress_at(tracking_id, start, max(end, start + timedelta(seconds=1)), points)
 
     # --- internals -------------------------------------------------------------------------------------

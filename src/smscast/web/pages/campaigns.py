@@ -18,7 +18,7 @@ from starlette.responses import RedirectResponse, Response
 from smscast.bootstrap import Container
 from smscast.db.campaigns import ProgressPoint
 from smscast.domain.auth import Principal
-from smscast.domain.campaigns import CampaignState
+from smscast.domain.campaigns import SETTLED_STATES, CampaignState
 from smscast.domain.errors import DomainError
 from smscast.domain.statuses import FINAL_VALUES, MessageStatus
 from smscast.services.campaigns import CampaignView
@@ -41,7 +41,6 @@ LIST_SIZE: Final = 20
 MESSAGES_SIZE: Final = 25
 STATES: Final = tuple(s.value for s in CampaignState)
 MESSAGE_FILTERS: Final = tuple(s.value for s in MessageStatus)
-SETTLED: Final = frozenset({CampaignState.FINISHED, CampaignState.CANCELLED, CampaignState.FAILED})
 
 
 def finished_parts(statuses: Mapping[str, int]) -> int:
@@ -177,7 +176,7 @@ _SETTLED_TIMELINES: Final = 64
 def _timeline(request: Request, principal: Principal, view: CampaignView) -> list[ProgressPoint]:
     services = container(request)
     tracking_id = view.row.tracking_id
-    if view.row.state not in SETTLED:
+    if view.row.state not in SETTLED_STATES:
         return services.campaigns.progress_timeline(principal, tracking_id)
     cache: OrderedDict[tuple[str, str], list[ProgressPoint]] = request.app.state.dashboard_timelines
     key = (principal.account_id, tracking_id)
@@ -195,7 +194,7 @@ def _progress(request: Request, principal: Principal, view: CampaignView) -> dic
     tracking_id = view.row.tracking_id
     samples = _timeline(request, principal, view)
     total = expected_parts(view)
-    live = view.row.state not in SETTLED
+    live = view.row.state not in SETTLED_STATES
     return {
         "view": view,
         "state": view.row.state.value,
@@ -316,7 +315,7 @@ def campaign_messages(
         {
             "session": session,
             "view": view,
-            "live": view.row.state not in SETTLED,
+            "live": view.row.state not in SETTLED_STATES,
             "currency": _currency(services, principal),
             **_messages(services, principal, tracking_id, status, page),
         },
